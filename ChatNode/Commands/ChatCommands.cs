@@ -1,0 +1,112 @@
+using ChatNode.Auth;
+using ChatNode.Connections;
+using ChatNode.Delivery;
+using ChatNode.Protocol.V1;
+using ChatNode.Storage;
+
+namespace ChatNode.Commands;
+
+public sealed partial class CommandDispatcher
+{
+    private async Task<ServerFrame> CreateChatAsync(ClientConnection connection, CreateChat command, CancellationToken cancellationToken)
+    {
+        var creator = connection.Address.UserId;
+        if (command.Name.Length > _options.MaxChatNameLength)
+        {
+            throw new CommandException(ErrorCode.TooLarge, $"A chat name has at most {_options.MaxChatNameLength} characters.");
+        }
+
+        var participants = new List<string> { creator };
+        foreach (var user in command.Participants)
+        {
+            if (!Ids.IsValidUserId(user))
+            {
+                throw BadRequest($"'{Truncate(user)}' is not a valid user id.");
+            }
+
+            if (!participants.Contains(user, StringComparer.Ordinal))
+            {
+                participants.Add(user);
+            }
+        }
+
+        if (participants.Count < 2)
+        {
+            throw BadRequest("A chat needs at least one participant besides its creator.");
+        }
+
+        if (participants.Count > _options.MaxParticipants)
+        {
+            throw new CommandException(ErrorCode.TooManyParticipants, $"A chat has at most {_options.MaxParticipants} participants, creator included.");
+        }
+
+        var created = await _chats.CreateChatAsync(Ids.NewChatId(), command.Name, creator, participants, cancellationToken).ConfigureAwait(false);
+        await PublishEventAsync(connection, created, created.Chat.Participants, cancellationToken).ConfigureAwait(false);
+        return new ServerFrame { CreateChatResult = new CreateChatResult { Chat = PushFrames.ToChat(created.Chat) } };
+    }
+
+    private async Task<ServerFrame> ModifyParticipantsAsync(ClientConnection connection, ModifyChatParticipants command, CancellationToken cancellationToken)
+    {
+        RequireChatId(command.ChatId);
+        if (!Ids.IsValidUserId(command.UserId))
+        {
+            throw BadRequest("userId must be a valid user id.");
+        }
+
+        if (command.Action is not (ParticipantAction.Add or ParticipantAction.Remove))
+        {
+            throw BadRequest("action must be ADD or REMOVE.");
+        }
+
+        var add = command.Action == ParticipantAction.Add;
+        var (status, chatEvent) = await _chats.ModifyParticipantsAsync(
+            command.ChatId, connection.Address.UserId, command.UserId, add, _options.MaxParticipants, cancellationToken).ConfigureAwait(false);
+        switch (status)
+        {
+            case ChatWriteStatus.Ok:
+                // A removed user gets the update that removed them, and nothing of the chat after it.
+                var recipients = add ? chatEvent!.Chat.Participants : [.. chatEvent!.Chat.Participants, command.UserId];
+                await PublishEventAsync(connection, chatEvent, recipients, cancellationToken).ConfigureAwait(false);
+                return new ServerFrame { ModifyChatParticipantsResult = new ModifyChatParticipantsResult { Chat = PushFrames.ToChat(chatEvent.Chat) } };
+            case ChatWriteStatus.NoChange:
+                var chat = await _chats.GetChatAsync(command.ChatId, cancellationToken).ConfigureAwait(false)
+                    ?? throw new CommandException(ErrorCode.NotFound, "No such chat.");
+                return new ServerFrame { ModifyChatParticipantsResult = new ModifyChatParticipantsResult { Chat = PushFrames.ToChat(chat) } };
+            default:
+                throw Refused(status);
+        }
+    }
+
+    private async Task<ServerFrame> ListChatsAsync(ClientConnection connection, CancellationToken cancellationToken)
+    {
+        var chats = await _chats.ListChatsAsync(connection.Address.UserId, cancellationToken).ConfigureAwait(false);
+        var result = new ListChatsResult();
+        result.Chats.Add(chats.Select(PushFrames.ToChat));
+        return new ServerFrame { ListChatsResult = result };
+    }
+
+    private async Task PublishEventAsync(ClientConnection connection, ChatEvent chatEvent, IReadOnlyList<string> recipients, CancellationToken cancellationToken)
+    {
+        await _delivery.FanOutAsync(recipients, connection.Address, new InboxEntry(chatEvent.DeliveryId, chatEvent.AtUs), cancellationToken).ConfigureAwait(false);
+        _delivery.PushLocal(recipients, connection.Address, PushFrames.ChatEvent(chatEvent), chatEvent.AtUs);
+    }
+
+    private static void RequireChatId(string chatId)
+    {
+        if (!Ids.IsValidChatId(chatId))
+        {
+            throw BadRequest("chatId must be a chat id returned by createChat.");
+        }
+    }
+
+    private static CommandException Refused(ChatWriteStatus status) => status switch
+    {
+        ChatWriteStatus.ChatNotFound => new CommandException(ErrorCode.NotFound, "No such chat."),
+        ChatWriteStatus.NotParticipant => new CommandException(ErrorCode.NotParticipant, "You are not a participant of this chat."),
+        ChatWriteStatus.Forbidden => new CommandException(ErrorCode.Forbidden, "Only the chat's creator may remove other participants."),
+        ChatWriteStatus.ChatFull => new CommandException(ErrorCode.TooManyParticipants, "The chat is at its participant limit."),
+        _ => new CommandException(ErrorCode.Internal, $"Unexpected store status {status}."),
+    };
+
+    private static string Truncate(string value) => value.Length <= 64 ? value : value[..64] + "...";
+}

@@ -1,0 +1,113 @@
+using ChatNode.Connections;
+using ChatNode.Delivery;
+using ChatNode.Diagnostics;
+using ChatNode.Hosting;
+using ChatNode.Protocol.V1;
+using ChatNode.Storage;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace ChatNode.Commands;
+
+/// <summary>A request refused with a protocol error code; the message is shown to the client.</summary>
+internal sealed class CommandException(ErrorCode code, string message) : Exception(message)
+{
+    public ErrorCode Code { get; } = code;
+}
+
+/// <summary>
+/// Runs one client request and produces its single result or error frame. Store failures become
+/// <see cref="ErrorCode.Unavailable"/> (safe to retry), anything unexpected <see cref="ErrorCode.Internal"/>;
+/// neither affects other requests or connections. Thread-safe.
+/// </summary>
+public sealed partial class CommandDispatcher
+{
+    private readonly IChatStore _chats;
+    private readonly IMessageStore _messages;
+    private readonly IInboxStore _inbox;
+    private readonly IClientStore _clients;
+    private readonly DeliveryService _delivery;
+    private readonly ConnectionRegistry _registry;
+    private readonly ChatNodeOptions _options;
+    private readonly ChatMetrics _metrics;
+    private readonly TimeProvider _time;
+    private readonly ILogger<CommandDispatcher> _logger;
+
+    public CommandDispatcher(
+        IChatStore chats,
+        IMessageStore messages,
+        IInboxStore inbox,
+        IClientStore clients,
+        DeliveryService delivery,
+        ConnectionRegistry registry,
+        IOptions<ChatNodeOptions> options,
+        ChatMetrics metrics,
+        TimeProvider time,
+        ILogger<CommandDispatcher> logger)
+    {
+        _chats = chats;
+        _messages = messages;
+        _inbox = inbox;
+        _clients = clients;
+        _delivery = delivery;
+        _registry = registry;
+        _options = options.Value;
+        _metrics = metrics;
+        _time = time;
+        _logger = logger;
+    }
+
+    public async Task<ServerFrame> DispatchAsync(ClientConnection connection, ClientFrame request, CancellationToken cancellationToken)
+    {
+        var started = _time.GetTimestamp();
+        var command = request.CommandCase.ToString();
+        ServerFrame result;
+        string outcome;
+        try
+        {
+            result = request.CommandCase switch
+            {
+                ClientFrame.CommandOneofCase.CreateChat => await CreateChatAsync(connection, request.CreateChat, cancellationToken).ConfigureAwait(false),
+                ClientFrame.CommandOneofCase.SendMessage => await SendMessageAsync(connection, request.SendMessage, cancellationToken).ConfigureAwait(false),
+                ClientFrame.CommandOneofCase.ModifyChatParticipants => await ModifyParticipantsAsync(connection, request.ModifyChatParticipants, cancellationToken).ConfigureAwait(false),
+                ClientFrame.CommandOneofCase.ListChats => await ListChatsAsync(connection, cancellationToken).ConfigureAwait(false),
+                ClientFrame.CommandOneofCase.Ack => await AckAsync(connection, request.Ack, cancellationToken).ConfigureAwait(false),
+                ClientFrame.CommandOneofCase.Ping => new ServerFrame { Pong = new Pong { ServerTimeUnixMs = _time.GetUtcNow().ToUnixTimeMilliseconds() } },
+                ClientFrame.CommandOneofCase.DeactivateClient => await DeactivateClientAsync(connection, request.DeactivateClient, cancellationToken).ConfigureAwait(false),
+                ClientFrame.CommandOneofCase.ListClients => await ListClientsAsync(connection, cancellationToken).ConfigureAwait(false),
+                _ => throw new CommandException(ErrorCode.UnknownCommand, "The frame carries no command this node knows."),
+            };
+            outcome = "ok";
+        }
+        catch (CommandException ex)
+        {
+            result = Error(ex.Code, ex.Message);
+            outcome = ex.Code.ToString();
+        }
+        catch (StoreUnavailableException ex)
+        {
+            ChatLog.StoreUnavailable(_logger, command, ex);
+            result = Error(ErrorCode.Unavailable, "The store did not confirm the write in time; retry the request unchanged.");
+            outcome = "Unavailable";
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            throw;
+        }
+        catch (Exception ex)
+        {
+            ChatLog.RequestFailed(_logger, command, ex);
+            result = Error(ErrorCode.Internal, "Internal error; retry the request unchanged.");
+            outcome = "Internal";
+        }
+
+        result.RequestId = request.RequestId;
+        _metrics.Request(command, outcome, _time.GetElapsedTime(started));
+        return result;
+    }
+
+    public static ServerFrame Error(ErrorCode code, string message) =>
+        new() { Error = new Error { Code = code, Message = message } };
+
+    private static CommandException BadRequest(string message) => new(ErrorCode.BadRequest, message);
+}

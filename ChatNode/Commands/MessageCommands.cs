@@ -1,0 +1,71 @@
+using System.Text;
+using ChatNode.Auth;
+using ChatNode.Connections;
+using ChatNode.Delivery;
+using ChatNode.Protocol.Store;
+using ChatNode.Protocol.V1;
+using ChatNode.Storage;
+using Google.Protobuf;
+
+namespace ChatNode.Commands;
+
+public sealed partial class CommandDispatcher
+{
+    private async Task<ServerFrame> SendMessageAsync(ClientConnection connection, SendMessage command, CancellationToken cancellationToken)
+    {
+        RequireChatId(command.ChatId);
+        if (!Ids.IsValidClientMessageId(command.ClientMessageId))
+        {
+            throw BadRequest($"clientMessageId must be 1-{Ids.MaxClientMessageIdLength} printable ASCII characters.");
+        }
+
+        if (Encoding.UTF8.GetByteCount(command.Text) > _options.MaxTextBytes)
+        {
+            throw new CommandException(ErrorCode.TooLarge, $"A message text has at most {_options.MaxTextBytes} UTF-8 bytes.");
+        }
+
+        if (command.Attachments.Count > 0)
+        {
+            throw BadRequest("This node has no media store configured; attachments are not accepted.");
+        }
+
+        if (command.Text.Length == 0)
+        {
+            throw BadRequest("A message needs text or attachments.");
+        }
+
+        var body = new MessageBody { Text = command.Text };
+        var draft = new MessageDraft(
+            command.ChatId, Ids.NewMessageId(), connection.Address.UserId, connection.Address.ClientId, command.ClientMessageId, body.ToByteArray());
+        var appended = await _messages.AppendAsync(draft, cancellationToken).ConfigureAwait(false);
+        if (appended.Status != ChatWriteStatus.Ok)
+        {
+            throw Refused(appended.Status);
+        }
+
+        var message = appended.Message!;
+        if (!appended.Duplicate || !appended.FannedOut)
+        {
+            // SUCCESS only after every recipient inbox holds the message: then delivery no longer depends on this node.
+            await _delivery.FanOutAsync(appended.Participants, connection.Address, new InboxEntry(message.DeliveryId, message.SentAtUs), cancellationToken)
+                .ConfigureAwait(false);
+            await _messages.MarkFannedOutAsync(draft, cancellationToken).ConfigureAwait(false);
+            _delivery.PushLocal(appended.Participants, connection.Address, PushFrames.Message(message), message.SentAtUs);
+            if (!appended.Duplicate)
+            {
+                _metrics.MessageStored();
+            }
+        }
+
+        return new ServerFrame
+        {
+            SendMessageResult = new SendMessageResult
+            {
+                MessageId = message.MessageId,
+                Seq = (ulong)message.Seq,
+                SentAtUnixMs = message.SentAtUs / 1000,
+                Duplicate = appended.Duplicate,
+            },
+        };
+    }
+}

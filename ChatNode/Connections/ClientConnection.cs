@@ -1,0 +1,373 @@
+using System.Net.WebSockets;
+using System.Threading.Channels;
+using ChatNode.Diagnostics;
+using ChatNode.Hosting;
+using ChatNode.Storage;
+
+namespace ChatNode.Connections;
+
+/// <summary>
+/// One client's WebSocket. Producers (command handlers, fan-out, replay, redelivery) never await the socket: they
+/// enqueue shared frame bytes into an unbounded channel whose queued bytes are capped by
+/// <see cref="ChatNodeOptions.OutboundBudgetBytes"/>; one writer loop owns all sends. A connection over budget, or
+/// with too many unacknowledged pushes, is evicted as a slow consumer: its queue is dropped (the messages stay in
+/// its inbox) and it is closed with <see cref="CloseCode.SlowConsumer"/>.
+/// Pushes are held while the inbox replays, so a client sees its stored inbox before anything newer.
+/// Thread-safe.
+/// </summary>
+public sealed class ClientConnection : IDisposable
+{
+    private static long s_nextId;
+
+    private readonly WebSocket _socket;
+    private readonly ChatNodeOptions _options;
+    private readonly ChatMetrics _metrics;
+    private readonly TimeProvider _time;
+    private readonly Channel<OutboundFrame> _outbound = Channel.CreateUnbounded<OutboundFrame>(
+        new UnboundedChannelOptions { SingleReader = true, SingleWriter = false, AllowSynchronousContinuations = false });
+    private readonly CancellationTokenSource _abort = new();
+    private readonly object _gate = new();
+    private long _queuedBytes;
+    private Dictionary<string, long>? _pending;
+    private List<OutboundFrame>? _held;
+    private HashSet<string>? _replayed;
+    private bool _replaying = true;
+    private bool _closing;
+    private bool _dropQueue;
+    private CloseCode? _closeCode;
+    private string _closeReason = "";
+    private TaskCompletionSource? _roomWaiter;
+    private CloseRequest? _closeAfterResult;
+
+    public ClientConnection(WebSocket socket, ClientAddress address, FrameEncoding encoding, ChatNodeOptions options, ChatMetrics metrics, TimeProvider time)
+    {
+        _socket = socket;
+        Address = address;
+        Encoding = encoding;
+        _options = options;
+        _metrics = metrics;
+        _time = time;
+        Id = Interlocked.Increment(ref s_nextId);
+    }
+
+    public long Id { get; }
+
+    public ClientAddress Address { get; }
+
+    public FrameEncoding Encoding { get; }
+
+    /// <summary>Cancelled when the connection must stop at once (eviction deadline, node stop).</summary>
+    public CancellationToken Aborted => _abort.Token;
+
+    /// <summary>The close code this node chose, if it closed the connection.</summary>
+    public CloseCode? CloseCode => _closeCode;
+
+    public bool IsClosing => Volatile.Read(ref _closing);
+
+    internal WebSocket Socket => _socket;
+
+    /// <summary>Queues a result or a frame that needs no acknowledgement.</summary>
+    public bool Send(OutboundFrame frame) => Enqueue(frame);
+
+    /// <summary>Queues a live push; held until the inbox replay has finished.</summary>
+    public void Deliver(OutboundFrame push)
+    {
+        lock (_gate)
+        {
+            if (_closing)
+            {
+                return;
+            }
+
+            if (_replaying)
+            {
+                (_held ??= []).Add(push);
+                if (_held.Count > _options.MaxUnackedPushes)
+                {
+                    EvictLocked("too many pushes held during inbox replay");
+                }
+
+                return;
+            }
+
+            if (!TrackLocked(push.DeliveryId))
+            {
+                return;
+            }
+        }
+
+        Enqueue(push);
+    }
+
+    /// <summary>Queues a push read from the inbox during replay or redelivery.</summary>
+    public void DeliverStored(OutboundFrame push)
+    {
+        lock (_gate)
+        {
+            if (_closing || !TrackLocked(push.DeliveryId))
+            {
+                return;
+            }
+
+            if (_replaying)
+            {
+                (_replayed ??= new HashSet<string>(StringComparer.Ordinal)).Add(push.DeliveryId!);
+            }
+        }
+
+        Enqueue(push);
+    }
+
+    /// <summary>Ends the replay: queues the pushes held meanwhile that the replay did not already send.</summary>
+    public void EndReplay()
+    {
+        List<OutboundFrame> release = [];
+        lock (_gate)
+        {
+            _replaying = false;
+            foreach (var push in _held ?? [])
+            {
+                if (_replayed?.Contains(push.DeliveryId!) != true && TrackLocked(push.DeliveryId))
+                {
+                    release.Add(push);
+                }
+            }
+
+            _held = null;
+            _replayed = null;
+        }
+
+        foreach (var push in release)
+        {
+            Enqueue(push);
+        }
+    }
+
+    public bool IsReplaying
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _replaying;
+            }
+        }
+    }
+
+    public void Acknowledge(IEnumerable<string> deliveryIds)
+    {
+        lock (_gate)
+        {
+            if (_pending is null)
+            {
+                return;
+            }
+
+            foreach (var id in deliveryIds)
+            {
+                _pending.Remove(id);
+            }
+        }
+    }
+
+    /// <summary>Delivery ids pushed before <paramref name="pushedBefore"/> (a <see cref="TimeProvider"/> timestamp) and not acknowledged.</summary>
+    public List<string> DuePushes(long pushedBefore)
+    {
+        lock (_gate)
+        {
+            var due = new List<string>();
+            if (_pending is not null && !_replaying)
+            {
+                foreach (var (id, pushedAt) in _pending)
+                {
+                    if (pushedAt < pushedBefore)
+                    {
+                        due.Add(id);
+                    }
+                }
+            }
+
+            return due;
+        }
+    }
+
+    public bool IsPending(string deliveryId)
+    {
+        lock (_gate)
+        {
+            return _pending?.ContainsKey(deliveryId) == true;
+        }
+    }
+
+    /// <summary>Completes when the queued bytes are at most half the budget, so replay cannot flood the queue.</summary>
+    public Task WaitForRoomAsync(CancellationToken cancellationToken)
+    {
+        lock (_gate)
+        {
+            if (Interlocked.Read(ref _queuedBytes) <= _options.OutboundBudgetBytes / 2 || _closing)
+            {
+                return Task.CompletedTask;
+            }
+
+            _roomWaiter ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            return _roomWaiter.Task.WaitAsync(cancellationToken);
+        }
+    }
+
+    /// <summary>Asks the request loop to close gracefully once the current request's result is queued.</summary>
+    public void RequestCloseAfterResult(CloseCode code, string reason) => Volatile.Write(ref _closeAfterResult, new CloseRequest(code, reason));
+
+    internal CloseRequest? TakeCloseAfterResult() => Interlocked.Exchange(ref _closeAfterResult, null);
+
+    /// <summary>Closes gracefully: what is queued is still sent, then the close frame. Idempotent.</summary>
+    public void Close(CloseCode code, string reason) => BeginClose(code, reason, dropQueue: false, _options.ShutdownTimeout);
+
+    /// <summary>Closes at once, dropping the queue: used for slow consumers. Idempotent.</summary>
+    public void Evict(CloseCode code, string reason) => BeginClose(code, reason, dropQueue: true, TimeSpan.FromSeconds(2));
+
+    /// <summary>Closes after the client closed: nothing more is sent but the close reply.</summary>
+    internal void CloseByClient() => BeginClose(null, "", dropQueue: true, TimeSpan.FromSeconds(2));
+
+    public void Dispose() => _abort.Dispose();
+
+    /// <summary>Stops the connection at once (node stop): no close handshake.</summary>
+    internal void Abort() => _abort.Cancel();
+
+    /// <summary>The single writer: sends queued frames in order, then the close frame.</summary>
+    public async Task RunWriterAsync()
+    {
+        var type = FrameCodec.MessageType(Encoding);
+        var reader = _outbound.Reader;
+        try
+        {
+            while (await reader.WaitToReadAsync(_abort.Token).ConfigureAwait(false))
+            {
+                while (!Volatile.Read(ref _dropQueue) && reader.TryRead(out var frame))
+                {
+                    var bytes = frame.Bytes(Encoding);
+                    await _socket.SendAsync(bytes, type, endOfMessage: true, _abort.Token).ConfigureAwait(false);
+                    _metrics.FrameSent(bytes.Length);
+                    Released(bytes.Length);
+                }
+
+                if (Volatile.Read(ref _dropQueue))
+                {
+                    while (reader.TryRead(out var dropped))
+                    {
+                        Released(dropped.Bytes(Encoding).Length);
+                    }
+                }
+            }
+
+            if (_socket.State is WebSocketState.Open or WebSocketState.CloseReceived)
+            {
+                var status = _closeCode is { } code ? (WebSocketCloseStatus)(int)code : WebSocketCloseStatus.NormalClosure;
+                await _socket.CloseOutputAsync(status, _closeReason, _abort.Token).ConfigureAwait(false);
+            }
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or WebSocketException or ObjectDisposedException or IOException)
+        {
+            // The socket is gone or the deadline passed; the receive loop sees the same and ends the connection.
+            _abort.Cancel();
+        }
+    }
+
+    private bool Enqueue(OutboundFrame frame)
+    {
+        if (Volatile.Read(ref _closing))
+        {
+            return false;
+        }
+
+        var size = frame.Bytes(Encoding).Length;
+        if (Interlocked.Add(ref _queuedBytes, size) > _options.OutboundBudgetBytes)
+        {
+            Interlocked.Add(ref _queuedBytes, -size);
+            lock (_gate)
+            {
+                EvictLocked("outbound queue over budget");
+            }
+
+            return false;
+        }
+
+        if (!_outbound.Writer.TryWrite(frame))
+        {
+            Interlocked.Add(ref _queuedBytes, -size);
+            return false;
+        }
+
+        return true;
+    }
+
+    private void Released(int size)
+    {
+        var left = Interlocked.Add(ref _queuedBytes, -size);
+        if (left <= _options.OutboundBudgetBytes / 2 && Volatile.Read(ref _roomWaiter) is not null)
+        {
+            lock (_gate)
+            {
+                _roomWaiter?.TrySetResult();
+                _roomWaiter = null;
+            }
+        }
+    }
+
+    private bool TrackLocked(string? deliveryId)
+    {
+        if (deliveryId is null)
+        {
+            return true;
+        }
+
+        _pending ??= new Dictionary<string, long>(StringComparer.Ordinal);
+        _pending[deliveryId] = _time.GetTimestamp();
+        if (_pending.Count > _options.MaxUnackedPushes)
+        {
+            EvictLocked("too many unacknowledged pushes");
+            return false;
+        }
+
+        return true;
+    }
+
+    private void EvictLocked(string reason)
+    {
+        if (_closing)
+        {
+            return;
+        }
+
+        _metrics.SlowConsumerEvicted();
+        CloseLocked(Connections.CloseCode.SlowConsumer, reason, dropQueue: true, TimeSpan.FromSeconds(2));
+    }
+
+    private void BeginClose(CloseCode? code, string reason, bool dropQueue, TimeSpan deadline)
+    {
+        lock (_gate)
+        {
+            CloseLocked(code, reason, dropQueue, deadline);
+        }
+    }
+
+    private void CloseLocked(CloseCode? code, string reason, bool dropQueue, TimeSpan deadline)
+    {
+        if (_closing)
+        {
+            return;
+        }
+
+        _closing = true;
+        _closeCode = code;
+        _closeReason = reason.Length > 100 ? reason[..100] : reason;
+        _pending = null;
+        _held = null;
+        _roomWaiter?.TrySetResult();
+        _roomWaiter = null;
+        Volatile.Write(ref _dropQueue, dropQueue);
+        _outbound.Writer.TryComplete();
+        _abort.CancelAfter(deadline);
+    }
+}
+
+internal sealed record CloseRequest(CloseCode Code, string Reason);

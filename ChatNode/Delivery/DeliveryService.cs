@@ -1,0 +1,196 @@
+using ChatNode.Connections;
+using ChatNode.Diagnostics;
+using ChatNode.Storage;
+
+namespace ChatNode.Delivery;
+
+/// <summary>
+/// The delivery pipeline: durable fan-out into recipient inboxes, then live pushes to connected clients, and
+/// loading stored inbox entries back into push frames (replay, redelivery). The inbox is the source of truth;
+/// a live push is best effort. Thread-safe.
+/// </summary>
+public sealed class DeliveryService
+{
+    private readonly IClientStore _clients;
+    private readonly IInboxStore _inbox;
+    private readonly IMessageStore _messages;
+    private readonly IChatStore _chats;
+    private readonly ConnectionRegistry _registry;
+    private readonly ChatMetrics _metrics;
+    private readonly TimeProvider _time;
+
+    public DeliveryService(
+        IClientStore clients, IInboxStore inbox, IMessageStore messages, IChatStore chats, ConnectionRegistry registry, ChatMetrics metrics, TimeProvider time)
+    {
+        _clients = clients;
+        _inbox = inbox;
+        _messages = messages;
+        _chats = chats;
+        _registry = registry;
+        _metrics = metrics;
+        _time = time;
+    }
+
+    /// <summary>
+    /// Writes the entry into the inbox of every registered client of <paramref name="users"/>, except
+    /// <paramref name="sender"/> (whose own request result carries the item). Durable when it completes.
+    /// </summary>
+    public async Task FanOutAsync(IReadOnlyCollection<string> users, ClientAddress sender, InboxEntry entry, CancellationToken cancellationToken)
+    {
+        var clients = await _clients.ListClientsOfAsync(users, cancellationToken).ConfigureAwait(false);
+        var recipients = clients.Where(c => c != sender).ToArray();
+        await _inbox.AddAsync(recipients, entry, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Pushes to every connection of <paramref name="users"/> on this node, except the sender's.</summary>
+    public void PushLocal(IReadOnlyCollection<string> users, ClientAddress sender, OutboundFrame push, long storedAtUs)
+    {
+        var pushed = 0;
+        foreach (var user in users)
+        {
+            foreach (var connection in _registry.ForUser(user))
+            {
+                if (connection.Address != sender)
+                {
+                    connection.Deliver(push);
+                    pushed++;
+                }
+            }
+        }
+
+        if (pushed > 0)
+        {
+            _metrics.Pushed("live", pushed);
+            var nowUs = _time.GetUtcNow().ToUnixTimeMilliseconds() * 1000;
+            _metrics.DeliveryLatency(TimeSpan.FromMicroseconds(nowUs - storedAtUs));
+        }
+    }
+
+    /// <summary>
+    /// Loads the items behind inbox entries as push frames, in the entries' order. Entries whose item expired or
+    /// whose id is not one this node mints are removed from the client's inbox.
+    /// </summary>
+    public async Task<List<OutboundFrame>> LoadAsync(ClientAddress client, IReadOnlyList<string> deliveryIds, CancellationToken cancellationToken)
+    {
+        var messageKeys = new List<(string, long)>();
+        var eventKeys = new List<(string, long)>();
+        var plan = new (bool Message, int Index)[deliveryIds.Count];
+        var dead = new List<string>();
+        for (var i = 0; i < deliveryIds.Count; i++)
+        {
+            if (!DeliveryId.TryParse(deliveryIds[i], out var isMessage, out var chatId, out var number))
+            {
+                plan[i] = (false, -1);
+                dead.Add(deliveryIds[i]);
+                continue;
+            }
+
+            var keys = isMessage ? messageKeys : eventKeys;
+            plan[i] = (isMessage, keys.Count);
+            keys.Add((chatId, number));
+        }
+
+        var messagesTask = messageKeys.Count > 0 ? _messages.GetMessagesAsync(messageKeys, cancellationToken) : Task.FromResult<IReadOnlyList<StoredMessage?>>([]);
+        var eventsTask = eventKeys.Count > 0 ? _chats.GetEventsAsync(eventKeys, cancellationToken) : Task.FromResult<IReadOnlyList<ChatEvent?>>([]);
+        var messages = await messagesTask.ConfigureAwait(false);
+        var events = await eventsTask.ConfigureAwait(false);
+
+        var frames = new List<OutboundFrame>(deliveryIds.Count);
+        for (var i = 0; i < deliveryIds.Count; i++)
+        {
+            var (isMessage, index) = plan[i];
+            OutboundFrame? frame = index < 0 ? null
+                : isMessage ? messages[index] is { } m ? PushFrames.Message(m) : null
+                : events[index] is { } e ? PushFrames.ChatEvent(e) : null;
+            if (frame is null)
+            {
+                if (index >= 0)
+                {
+                    dead.Add(deliveryIds[i]);
+                }
+
+                continue;
+            }
+
+            frames.Add(frame);
+        }
+
+        if (dead.Count > 0)
+        {
+            await _inbox.RemoveAsync(client, dead, cancellationToken).ConfigureAwait(false);
+        }
+
+        return frames;
+    }
+
+    /// <summary>
+    /// Pushes the client's stored inbox, oldest first, page by page (waiting for the connection's queue to drain
+    /// between pages), then releases the live pushes held meanwhile. Returns how many entries were pushed.
+    /// </summary>
+    public async Task<int> ReplayAsync(ClientConnection connection, int pageSize, CancellationToken cancellationToken)
+    {
+        var count = 0;
+        var from = 0L;
+        var atBoundary = new HashSet<string>(StringComparer.Ordinal);
+        while (!connection.IsClosing)
+        {
+            var entries = await _inbox.ReadAsync(connection.Address, from, pageSize, cancellationToken).ConfigureAwait(false);
+            var fresh = entries.Where(e => !(e.Score == from && atBoundary.Contains(e.DeliveryId))).ToArray();
+            if (fresh.Length == 0)
+            {
+                break;
+            }
+
+            var frames = await LoadAsync(connection.Address, fresh.Select(e => e.DeliveryId).ToArray(), cancellationToken).ConfigureAwait(false);
+            foreach (var frame in frames)
+            {
+                connection.DeliverStored(frame);
+            }
+
+            count += frames.Count;
+            _metrics.Pushed("replay", frames.Count);
+            var last = fresh[^1].Score;
+            if (last != from)
+            {
+                atBoundary.Clear();
+            }
+
+            from = last;
+            foreach (var entry in fresh.Where(e => e.Score == last))
+            {
+                atBoundary.Add(entry.DeliveryId);
+            }
+
+            if (entries.Count < pageSize)
+            {
+                break;
+            }
+
+            await connection.WaitForRoomAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        connection.EndReplay();
+        return count;
+    }
+
+    /// <summary>Pushes again what the connection left unacknowledged for longer than the redelivery timeout.</summary>
+    public async Task<int> RedeliverAsync(ClientConnection connection, long pushedBefore, CancellationToken cancellationToken)
+    {
+        var due = connection.DuePushes(pushedBefore);
+        if (due.Count == 0)
+        {
+            return 0;
+        }
+
+        var frames = await LoadAsync(connection.Address, due, cancellationToken).ConfigureAwait(false);
+        var loaded = new HashSet<string>(frames.Select(f => f.DeliveryId!), StringComparer.Ordinal);
+        connection.Acknowledge(due.Where(id => !loaded.Contains(id)));
+        foreach (var frame in frames)
+        {
+            connection.DeliverStored(frame);
+        }
+
+        _metrics.Pushed("redelivery", frames.Count);
+        return frames.Count;
+    }
+}

@@ -1,0 +1,131 @@
+using ChatNode.Auth;
+using ChatNode.Commands;
+using ChatNode.Connections;
+using ChatNode.Delivery;
+using ChatNode.Diagnostics;
+using ChatNode.Storage;
+using ChatNode.Storage.Redis;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace ChatNode.Hosting;
+
+/// <summary>
+/// Composes a node: configuration, services and endpoints. Start order: options are validated, the store
+/// connects, background loops start, then Kestrel accepts connections; stop runs in reverse (connections are
+/// drained before Kestrel stops).
+/// </summary>
+public static class ChatNodeHost
+{
+    /// <summary>Short environment variables for the settings people set most.</summary>
+    private static readonly (string Variable, string Key)[] ShortVariables =
+    [
+        ("CHATNODE_SECRET", "Auth:Secret"),
+        ("CHATNODE_REDIS", "Storage:Redis:Endpoints"),
+        ("CHATNODE_LISTEN", "Node:Listen"),
+        ("CHATNODE_NODE_ID", "Node:NodeId"),
+    ];
+
+    /// <summary>Adds the short <c>CHATNODE_*</c> variables (they win over other sources) and explicit overrides.</summary>
+    public static void AddChatNodeConfiguration(IConfigurationBuilder configuration, IDictionary<string, string?>? overrides = null)
+    {
+        var mapped = new Dictionary<string, string?>();
+        foreach (var (variable, key) in ShortVariables)
+        {
+            if (Environment.GetEnvironmentVariable(variable) is { Length: > 0 } value)
+            {
+                mapped[key] = value;
+            }
+        }
+
+        configuration.AddInMemoryCollection(mapped);
+        if (overrides is not null)
+        {
+            configuration.AddInMemoryCollection(overrides);
+        }
+    }
+
+    public static WebApplication Build(string[] args, IDictionary<string, string?>? overrides = null, Action<WebApplicationBuilder>? configure = null)
+    {
+        var builder = WebApplication.CreateSlimBuilder(args);
+        AddChatNodeConfiguration(builder.Configuration, overrides);
+        builder.Logging.AddSimpleConsole(o =>
+        {
+            o.SingleLine = true;
+            o.TimestampFormat = "HH:mm:ss.fff ";
+        });
+        var listen = builder.Configuration[$"{ChatNodeOptions.Section}:{nameof(ChatNodeOptions.Listen)}"] ?? new ChatNodeOptions().Listen;
+        builder.WebHost.UseUrls(listen);
+        builder.WebHost.ConfigureKestrel(k => k.AddServerHeader = false);
+        builder.Services.AddChatNode(builder.Configuration);
+        configure?.Invoke(builder);
+
+        var app = builder.Build();
+        app.UseWebSockets();
+        app.Map("/ws", (HttpContext context, WebSocketHandler handler) => handler.HandleAsync(context));
+        app.MapGet("/healthz", () => Results.Text("ok\n"));
+        app.MapGet("/readyz", async (IStoreHealth store, IHostApplicationLifetime lifetime, CancellationToken ct) =>
+        {
+            if (lifetime.ApplicationStopping.IsCancellationRequested)
+            {
+                return Results.Text("stopping\n", statusCode: StatusCodes.Status503ServiceUnavailable);
+            }
+
+            var (ready, reason) = await store.CheckAsync(ct).ConfigureAwait(false);
+            return Results.Text(reason + "\n", statusCode: ready ? StatusCodes.Status200OK : StatusCodes.Status503ServiceUnavailable);
+        });
+        app.MapGet("/metrics", (PrometheusExporter exporter) => Results.Text(exporter.Scrape(), "text/plain; version=0.0.4; charset=utf-8"));
+        return app;
+    }
+
+    public static IServiceCollection AddChatNode(this IServiceCollection services, IConfiguration configuration)
+    {
+        services.AddOptions<ChatNodeOptions>().Bind(configuration.GetSection(ChatNodeOptions.Section)).ValidateOnStart();
+        services.AddOptions<AuthOptions>().Bind(configuration.GetSection(AuthOptions.Section)).ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<ChatNodeOptions>, ChatNodeOptionsValidator>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<AuthOptions>, AuthOptionsValidator>());
+        services.TryAddSingleton(TimeProvider.System);
+        services.AddMetrics();
+        services.AddRedisStorage(configuration);
+        services.AddSingleton<ChatMetrics>();
+        services.AddSingleton(_ => new PrometheusExporter([ChatMetrics.MeterName, StorageMetrics.MeterName, "System.Runtime"]));
+        services.AddSingleton<TokenService>();
+        services.AddSingleton<ConnectionRegistry>();
+        services.AddSingleton<DeliveryService>();
+        services.AddSingleton<CommandDispatcher>();
+        services.AddSingleton<WebSocketHandler>();
+        services.AddHostedService<StoreWarmup>();
+        services.AddHostedService<RedeliverySweeper>();
+        services.AddHostedService<ConnectionDrainer>();
+        return services;
+    }
+
+    /// <summary>The URL the node listens on once started (resolves port 0).</summary>
+    public static string ListenUrl(this WebApplication app) =>
+        app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+}
+
+/// <summary>Connects to the store before Kestrel accepts connections, so a node without a store never looks ready.</summary>
+internal sealed class StoreWarmup(IStoreHealth store, ChatMetrics metrics, PrometheusExporter exporter, ILogger<StoreWarmup> logger) : IHostedService
+{
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        _ = metrics;
+        _ = exporter;
+        var (ready, reason) = await store.CheckAsync(cancellationToken).ConfigureAwait(false);
+        if (!ready)
+        {
+            ChatLog.StoreNotReady(logger, reason);
+        }
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+}

@@ -1,0 +1,126 @@
+using ChatNode.Auth;
+using ChatNode.Diagnostics;
+using ChatNode.Hosting;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace ChatNode;
+
+/// <summary>The <c>chatnode</c> command: <c>serve</c> (default) runs a node; <c>token</c> mints a client token.</summary>
+public static class Program
+{
+    public static async Task<int> Main(string[] args)
+    {
+        var command = args.Length > 0 && !args[0].StartsWith('-') ? args[0] : "serve";
+        var rest = args.Length > 0 && !args[0].StartsWith('-') ? args[1..] : args;
+        switch (command)
+        {
+            case "serve":
+                return await ServeAsync(rest).ConfigureAwait(false);
+            case "token":
+                return Token(rest);
+            case "help" or "--help" or "-h":
+                Console.WriteLine(Usage);
+                return 0;
+            default:
+                await Console.Error.WriteLineAsync($"unknown command '{command}'\n{Usage}").ConfigureAwait(false);
+                return 2;
+        }
+    }
+
+    private const string Usage = """
+        usage:
+          chatnode [serve] [--Node:Listen=http://127.0.0.1:8080] [--Section:Key=value ...]
+          chatnode token --user USER --client CLIENT [--ttl 24h]
+        settings come from appsettings.json, environment variables (Node__Listen, Storage__Redis__Endpoints,
+        Auth__Secret, or the short CHATNODE_LISTEN, CHATNODE_REDIS, CHATNODE_SECRET) and --Section:Key=value.
+        """;
+
+    private static async Task<int> ServeAsync(string[] args)
+    {
+        var app = ChatNodeHost.Build(args);
+        try
+        {
+            await app.StartAsync().ConfigureAwait(false);
+        }
+        catch (OptionsValidationException ex)
+        {
+            await Console.Error.WriteLineAsync("invalid configuration: " + string.Join("; ", ex.Failures)).ConfigureAwait(false);
+            return 2;
+        }
+
+        var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("ChatNode");
+        ChatLog.Listening(logger, app.Services.GetRequiredService<IOptions<ChatNodeOptions>>().Value.NodeId, app.ListenUrl());
+        await app.WaitForShutdownAsync().ConfigureAwait(false);
+        return 0;
+    }
+
+    private static int Token(string[] args)
+    {
+        string? user = null, client = null, ttlText = null;
+        for (var i = 0; i + 1 < args.Length; i += 2)
+        {
+            switch (args[i])
+            {
+                case "--user": user = args[i + 1]; break;
+                case "--client": client = args[i + 1]; break;
+                case "--ttl": ttlText = args[i + 1]; break;
+                default:
+                    Console.Error.WriteLine($"unknown option {args[i]}\n{Usage}");
+                    return 2;
+            }
+        }
+
+        var configuration = new ConfigurationBuilder().AddJsonFile("appsettings.json", optional: true).AddEnvironmentVariables();
+        ChatNodeHost.AddChatNodeConfiguration(configuration);
+        var options = configuration.Build().GetSection(AuthOptions.Section).Get<AuthOptions>() ?? new AuthOptions();
+        if (new AuthOptionsValidator().Validate(null, options) is { Failed: true } invalid)
+        {
+            Console.Error.WriteLine(invalid.FailureMessage);
+            return 2;
+        }
+
+        if (user is null || client is null || !Ids.IsValidUserId(user) || !Ids.IsValidClientId(client))
+        {
+            Console.Error.WriteLine($"--user and --client are required: 1-64 characters of letters, digits and . _ - @\n{Usage}");
+            return 2;
+        }
+
+        if (!TryParseDuration(ttlText, options.DefaultTokenTtl, out var ttl))
+        {
+            Console.Error.WriteLine("--ttl takes a duration such as 90s, 30m, 24h or 7d");
+            return 2;
+        }
+
+        Console.WriteLine(new TokenService(Options.Create(options), TimeProvider.System).Mint(user, client, ttl));
+        return 0;
+    }
+
+    internal static bool TryParseDuration(string? text, TimeSpan fallback, out TimeSpan duration)
+    {
+        duration = fallback;
+        if (string.IsNullOrEmpty(text))
+        {
+            return true;
+        }
+
+        if (!double.TryParse(text.AsSpan(0, text.Length - 1), System.Globalization.CultureInfo.InvariantCulture, out var number) || number <= 0)
+        {
+            return false;
+        }
+
+        TimeSpan? parsed = text[^1] switch
+        {
+            's' => TimeSpan.FromSeconds(number),
+            'm' => TimeSpan.FromMinutes(number),
+            'h' => TimeSpan.FromHours(number),
+            'd' => TimeSpan.FromDays(number),
+            _ => null,
+        };
+        duration = parsed ?? fallback;
+        return parsed is not null;
+    }
+}

@@ -1,0 +1,492 @@
+using System.Buffers;
+using System.Collections.Concurrent;
+using System.Net;
+using System.Net.WebSockets;
+using System.Text;
+using System.Threading.Channels;
+using ChatNode.Protocol.V1;
+using Google.Protobuf;
+
+namespace ChatNode.Client;
+
+/// <summary>How a connection ended.</summary>
+public sealed record CloseInfo(int? Code, string? Reason);
+
+/// <summary>
+/// Reference client for chat.v1. Keeps one connection, follows redirects, reconnects with jittered exponential
+/// backoff on reconnect-range close codes and lost connections, retries sends with the same client message id
+/// (so a retry never duplicates a message), acknowledges pushes (batched) and drops duplicate pushes by message id.
+/// Pushes arrive on <see cref="Messages"/> and <see cref="ChatUpdates"/>. Thread-safe.
+/// </summary>
+public sealed class ChatClient : IAsyncDisposable
+{
+    private const string ProtoSubprotocol = "chat.v1+proto";
+    private const string JsonSubprotocol = "chat.v1+json";
+    private static readonly JsonParser Parser = new(JsonParser.Settings.Default.WithIgnoreUnknownFields(true));
+
+    private readonly ChatClientOptions _options;
+    private readonly ConcurrentDictionary<ulong, TaskCompletionSource<ServerFrame>> _pending = new();
+    private readonly Channel<NewMessage> _messages = Channel.CreateUnbounded<NewMessage>();
+    private readonly Channel<ChatUpdate> _updates = Channel.CreateUnbounded<ChatUpdate>();
+    private readonly Channel<string> _acks = Channel.CreateUnbounded<string>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly MessageDeduper _deduper;
+    private readonly MessageDeduper _updateDeduper;
+    private readonly SemaphoreSlim _sendLock = new(1, 1);
+    private readonly CancellationTokenSource _disposed = new();
+    private readonly TaskCompletionSource<CloseInfo> _closed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private ClientWebSocket? _socket;
+    private TaskCompletionSource _connected = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private TaskCompletionSource<int> _replayed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private Uri _url;
+    private Uri? _redirect;
+    private long _nextRequestId;
+    private long _pushes;
+    private long _duplicates;
+    private int _connections;
+    private Task _run = Task.CompletedTask;
+    private Task _ackLoop = Task.CompletedTask;
+
+    private ChatClient(ChatClientOptions options)
+    {
+        _options = options;
+        _url = options.Url;
+        _deduper = new MessageDeduper(options.DedupeCapacity);
+        _updateDeduper = new MessageDeduper(options.DedupeCapacity);
+    }
+
+    /// <summary>New messages, each message id once.</summary>
+    public ChannelReader<NewMessage> Messages => _messages.Reader;
+
+    /// <summary>Chat updates, each once.</summary>
+    public ChannelReader<ChatUpdate> ChatUpdates => _updates.Reader;
+
+    /// <summary>The welcome frame of the current connection.</summary>
+    public Welcome? Welcome { get; private set; }
+
+    /// <summary>The URL of the node currently connected (after redirects).</summary>
+    public Uri CurrentUrl => _url;
+
+    /// <summary>Pushes received, duplicates included.</summary>
+    public long PushesReceived => Interlocked.Read(ref _pushes);
+
+    /// <summary>Pushes dropped because their message id was seen already.</summary>
+    public long DuplicatesDropped => Interlocked.Read(ref _duplicates);
+
+    /// <summary>Connections made so far (1 after connect, more after reconnects).</summary>
+    public int Connections => Volatile.Read(ref _connections);
+
+    /// <summary>The last connection's close, once the client stopped for good (terminal code, or reconnecting turned off).</summary>
+    public Task<CloseInfo> Closed => _closed.Task;
+
+    /// <summary>The last server error frame that answered no request (for example TOO_MANY_CLIENTS).</summary>
+    public Error? LastConnectionError { get; private set; }
+
+    /// <summary>Completes with the replayed count once the current connection's inbox replay has finished.</summary>
+    public Task<int> InboxReplayed => _replayed.Task;
+
+    public static async Task<ChatClient> ConnectAsync(ChatClientOptions options, CancellationToken cancellationToken = default)
+    {
+        var client = new ChatClient(options);
+        try
+        {
+            await client.ConnectOnceAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            await client.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+
+        client._run = client.RunAsync();
+        client._ackLoop = client.AckLoopAsync();
+        return client;
+    }
+
+    public async Task<Chat> CreateChatAsync(IEnumerable<string> participants, string name = "", CancellationToken cancellationToken = default)
+    {
+        var command = new CreateChat { Name = name };
+        command.Participants.Add(participants);
+        var result = await RequestAsync(new ClientFrame { CreateChat = command }, cancellationToken).ConfigureAwait(false);
+        return result.CreateChatResult.Chat;
+    }
+
+    /// <summary>
+    /// Sends a message; retries on lost connections and retryable errors with the same client message id until
+    /// <see cref="ChatClientOptions.SendRetryBudget"/> runs out. SUCCESS means the message is durably stored.
+    /// </summary>
+    public async Task<SendMessageResult> SendMessageAsync(string chatId, string text, string? clientMessageId = null, CancellationToken cancellationToken = default)
+    {
+        var frame = new ClientFrame { SendMessage = new SendMessage { ChatId = chatId, Text = text, ClientMessageId = clientMessageId ?? Guid.NewGuid().ToString("N") } };
+        using var budget = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        budget.CancelAfter(_options.SendRetryBudget);
+        var delay = TimeSpan.FromMilliseconds(50);
+        while (true)
+        {
+            try
+            {
+                return (await RequestAsync(frame.Clone(), budget.Token).ConfigureAwait(false)).SendMessageResult;
+            }
+            catch (Exception ex) when (ex is ChatConnectionException || ex is ChatErrorException { IsRetryable: true })
+            {
+                if (_closed.Task.IsCompleted)
+                {
+                    throw;
+                }
+
+                try
+                {
+                    await Task.Delay(Jitter(delay), budget.Token).ConfigureAwait(false);
+                    delay = TimeSpan.FromMilliseconds(Math.Min(delay.TotalMilliseconds * 2, 2000));
+                    await _connected.Task.WaitAsync(budget.Token).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+                {
+                    throw new ChatConnectionException($"send not confirmed within {_options.SendRetryBudget}; last failure: {ex.Message}", ex);
+                }
+            }
+            catch (OperationCanceledException) when (budget.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+            {
+                throw new ChatConnectionException($"send not confirmed within {_options.SendRetryBudget}");
+            }
+        }
+    }
+
+    public Task<Chat> AddParticipantAsync(string chatId, string userId, CancellationToken cancellationToken = default) =>
+        ModifyAsync(chatId, userId, ParticipantAction.Add, cancellationToken);
+
+    public Task<Chat> RemoveParticipantAsync(string chatId, string userId, CancellationToken cancellationToken = default) =>
+        ModifyAsync(chatId, userId, ParticipantAction.Remove, cancellationToken);
+
+    public async Task<IReadOnlyList<Chat>> ListChatsAsync(CancellationToken cancellationToken = default) =>
+        (await RequestAsync(new ClientFrame { ListChats = new ListChats() }, cancellationToken).ConfigureAwait(false)).ListChatsResult.Chats;
+
+    public async Task<IReadOnlyList<ClientInfo>> ListClientsAsync(CancellationToken cancellationToken = default) =>
+        (await RequestAsync(new ClientFrame { ListClients = new ListClients() }, cancellationToken).ConfigureAwait(false)).ListClientsResult.Clients;
+
+    public Task DeactivateClientAsync(string clientId, CancellationToken cancellationToken = default) =>
+        RequestAsync(new ClientFrame { DeactivateClient = new DeactivateClient { ClientId = clientId } }, cancellationToken);
+
+    /// <summary>Acknowledges pushes explicitly (with <see cref="ChatClientOptions.AutoAck"/> off).</summary>
+    public async Task<uint> AckAsync(IEnumerable<string> deliveryIds, CancellationToken cancellationToken = default)
+    {
+        var ack = new Ack();
+        ack.DeliveryIds.Add(deliveryIds);
+        return (await RequestAsync(new ClientFrame { Ack = ack }, cancellationToken).ConfigureAwait(false)).AckResult.Acknowledged;
+    }
+
+    public async Task<long> PingAsync(CancellationToken cancellationToken = default) =>
+        (await RequestAsync(new ClientFrame { Ping = new Ping() }, cancellationToken).ConfigureAwait(false)).Pong.ServerTimeUnixMs;
+
+    /// <summary>Sends one request and returns its result; an error frame throws <see cref="ChatErrorException"/>.</summary>
+    public async Task<ServerFrame> RequestAsync(ClientFrame frame, CancellationToken cancellationToken = default)
+    {
+        var socket = _socket ?? throw new ChatConnectionException("not connected");
+        var id = (ulong)Interlocked.Increment(ref _nextRequestId);
+        frame.RequestId = id;
+        var result = new TaskCompletionSource<ServerFrame>(TaskCreationOptions.RunContinuationsAsynchronously);
+        _pending[id] = result;
+        try
+        {
+            await SendFrameAsync(socket, frame, cancellationToken).ConfigureAwait(false);
+            var reply = await result.Task.WaitAsync(_options.RequestTimeout, cancellationToken).ConfigureAwait(false);
+            return reply.BodyCase == ServerFrame.BodyOneofCase.Error ? throw new ChatErrorException(reply.Error.Code, reply.Error.Message) : reply;
+        }
+        catch (TimeoutException ex)
+        {
+            throw new ChatConnectionException("no result within the request timeout", ex);
+        }
+        catch (Exception ex) when (ex is WebSocketException or ObjectDisposedException or InvalidOperationException)
+        {
+            throw new ChatConnectionException("the connection is gone", ex);
+        }
+        finally
+        {
+            _pending.TryRemove(id, out _);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_disposed.IsCancellationRequested)
+        {
+            return;
+        }
+
+        _disposed.Cancel();
+        if (_socket is { State: WebSocketState.Open } socket)
+        {
+            try
+            {
+                using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(2));
+                await socket.CloseAsync(WebSocketCloseStatus.NormalClosure, "bye", timeout.Token).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is WebSocketException or OperationCanceledException or ObjectDisposedException)
+            {
+            }
+        }
+
+        _socket?.Abort();
+        _acks.Writer.TryComplete();
+        await Task.WhenAll(_run, _ackLoop).ConfigureAwait(false);
+        _socket?.Dispose();
+        _closed.TrySetResult(new CloseInfo((int?)WebSocketCloseStatus.NormalClosure, "disposed"));
+        _messages.Writer.TryComplete();
+        _updates.Writer.TryComplete();
+        _sendLock.Dispose();
+        _disposed.Dispose();
+    }
+
+    private Task<Chat> ModifyAsync(string chatId, string userId, ParticipantAction action, CancellationToken cancellationToken) =>
+        RequestAsync(new ClientFrame { ModifyChatParticipants = new ModifyChatParticipants { ChatId = chatId, UserId = userId, Action = action } }, cancellationToken)
+            .ContinueWith(t => t.Result.ModifyChatParticipantsResult.Chat, cancellationToken, TaskContinuationOptions.OnlyOnRanToCompletion, TaskScheduler.Default);
+
+    private async Task ConnectOnceAsync(CancellationToken cancellationToken)
+    {
+        var socket = new ClientWebSocket();
+        socket.Options.AddSubProtocol(_options.Encoding == ChatEncoding.Proto ? ProtoSubprotocol : JsonSubprotocol);
+        socket.Options.SetRequestHeader("Authorization", "Bearer " + await _options.TokenProvider(cancellationToken).ConfigureAwait(false));
+        socket.Options.CollectHttpResponseDetails = true;
+        socket.Options.KeepAliveInterval = TimeSpan.FromSeconds(20);
+        try
+        {
+            await socket.ConnectAsync(_url, cancellationToken).ConfigureAwait(false);
+        }
+        catch (WebSocketException ex)
+        {
+            var status = socket.HttpStatusCode;
+            socket.Dispose();
+            if (status == HttpStatusCode.Unauthorized)
+            {
+                throw new ChatConnectionException($"the node refused the token (401) at {_url}", ex);
+            }
+
+            throw new ChatConnectionException($"could not connect to {_url}: {(status == 0 ? ex.Message : status)}", ex);
+        }
+
+        _replayed = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
+        Welcome = null;
+        _socket = socket;
+        Interlocked.Increment(ref _connections);
+        _connected.TrySetResult();
+    }
+
+    private async Task RunAsync()
+    {
+        var delay = _options.ReconnectMinDelay;
+        var redirects = 0;
+        while (!_disposed.IsCancellationRequested)
+        {
+            var close = await ReceiveLoopAsync(_socket!).ConfigureAwait(false);
+            if (Welcome is not null)
+            {
+                redirects = 0;
+            }
+
+            _connected = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            foreach (var pending in _pending.Values)
+            {
+                pending.TrySetException(new ChatConnectionException("the connection closed before the result arrived"));
+            }
+
+            if (_disposed.IsCancellationRequested)
+            {
+                break;
+            }
+
+            var redirect = Interlocked.Exchange(ref _redirect, null);
+            var terminal = close.Code is >= 4100 and < 4200;
+            if (terminal || !_options.AutoReconnect)
+            {
+                _closed.TrySetResult(close);
+                break;
+            }
+
+            if (redirect is not null && ++redirects <= _options.MaxRedirects)
+            {
+                _url = redirect;
+            }
+            else
+            {
+                await DelayAsync(delay).ConfigureAwait(false);
+                delay = TimeSpan.FromMilliseconds(Math.Min(delay.TotalMilliseconds * 2, _options.ReconnectMaxDelay.TotalMilliseconds));
+            }
+
+            while (!_disposed.IsCancellationRequested)
+            {
+                try
+                {
+                    _socket?.Dispose();
+                    await ConnectOnceAsync(_disposed.Token).ConfigureAwait(false);
+                    delay = _options.ReconnectMinDelay;
+                    break;
+                }
+                catch (Exception ex) when (ex is ChatConnectionException or OperationCanceledException)
+                {
+                    _url = _options.Url;
+                    await DelayAsync(delay).ConfigureAwait(false);
+                    delay = TimeSpan.FromMilliseconds(Math.Min(delay.TotalMilliseconds * 2, _options.ReconnectMaxDelay.TotalMilliseconds));
+                }
+            }
+        }
+
+        _closed.TrySetResult(new CloseInfo(null, "client disposed"));
+    }
+
+    private async Task<CloseInfo> ReceiveLoopAsync(ClientWebSocket socket)
+    {
+        var buffer = new ArrayBufferWriter<byte>(4096);
+        try
+        {
+            while (true)
+            {
+                buffer.ResetWrittenCount();
+                ValueWebSocketReceiveResult result;
+                do
+                {
+                    result = await socket.ReceiveAsync(buffer.GetMemory(4096), _disposed.Token).ConfigureAwait(false);
+                    buffer.Advance(result.Count);
+                }
+                while (!result.EndOfMessage && result.MessageType != WebSocketMessageType.Close);
+
+                if (result.MessageType == WebSocketMessageType.Close)
+                {
+                    if (socket.State == WebSocketState.CloseReceived)
+                    {
+                        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(2));
+                        await socket.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, "", timeout.Token).ConfigureAwait(false);
+                    }
+
+                    return new CloseInfo((int?)socket.CloseStatus, socket.CloseStatusDescription);
+                }
+
+                Handle(Decode(buffer.WrittenSpan));
+            }
+        }
+        catch (Exception ex) when (ex is WebSocketException or OperationCanceledException or ObjectDisposedException or InvalidProtocolBufferException or InvalidJsonException)
+        {
+            return new CloseInfo(null, ex.Message);
+        }
+    }
+
+    private ServerFrame Decode(ReadOnlySpan<byte> payload) => _options.Encoding == ChatEncoding.Proto
+        ? ServerFrame.Parser.ParseFrom(payload)
+        : Parser.Parse<ServerFrame>(Encoding.UTF8.GetString(payload));
+
+    private void Handle(ServerFrame frame)
+    {
+        if (frame.RequestId != 0)
+        {
+            if (_pending.TryGetValue(frame.RequestId, out var pending))
+            {
+                pending.TrySetResult(frame);
+            }
+
+            return;
+        }
+
+        switch (frame.BodyCase)
+        {
+            case ServerFrame.BodyOneofCase.NewMessage:
+                Interlocked.Increment(ref _pushes);
+                if (_deduper.TryAdd(frame.NewMessage.MessageId))
+                {
+                    _messages.Writer.TryWrite(frame.NewMessage);
+                }
+                else
+                {
+                    Interlocked.Increment(ref _duplicates);
+                }
+
+                AutoAck(frame.NewMessage.DeliveryId);
+                break;
+            case ServerFrame.BodyOneofCase.ChatUpdate:
+                Interlocked.Increment(ref _pushes);
+                if (_updateDeduper.TryAdd(frame.ChatUpdate.DeliveryId))
+                {
+                    _updates.Writer.TryWrite(frame.ChatUpdate);
+                }
+
+                AutoAck(frame.ChatUpdate.DeliveryId);
+                break;
+            case ServerFrame.BodyOneofCase.Welcome:
+                Welcome = frame.Welcome;
+                break;
+            case ServerFrame.BodyOneofCase.InboxReplayed:
+                _replayed.TrySetResult((int)frame.InboxReplayed.Count);
+                break;
+            case ServerFrame.BodyOneofCase.Redirect:
+                _redirect = Uri.TryCreate(frame.Redirect.Url, UriKind.Absolute, out var url) ? url : null;
+                break;
+            case ServerFrame.BodyOneofCase.Error:
+                LastConnectionError = frame.Error;
+                break;
+        }
+    }
+
+    private void AutoAck(string deliveryId)
+    {
+        if (_options.AutoAck)
+        {
+            _acks.Writer.TryWrite(deliveryId);
+        }
+    }
+
+    // Batches acknowledgements: one ack frame for everything that arrived while the previous one was in flight.
+    private async Task AckLoopAsync()
+    {
+        var batch = new List<string>(512);
+        try
+        {
+            while (await _acks.Reader.WaitToReadAsync(_disposed.Token).ConfigureAwait(false))
+            {
+                while (batch.Count < 500 && _acks.Reader.TryRead(out var id))
+                {
+                    batch.Add(id);
+                }
+
+                try
+                {
+                    await AckAsync(batch, _disposed.Token).ConfigureAwait(false);
+                }
+                catch (Exception ex) when (ex is ChatConnectionException or ChatErrorException)
+                {
+                    // Unacknowledged pushes are redelivered and deduplicated; nothing to do.
+                }
+
+                batch.Clear();
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
+    private async Task SendFrameAsync(ClientWebSocket socket, ClientFrame frame, CancellationToken cancellationToken)
+    {
+        var bytes = _options.Encoding == ChatEncoding.Proto ? frame.ToByteArray() : Encoding.UTF8.GetBytes(JsonFormatter.Default.Format(frame));
+        var type = _options.Encoding == ChatEncoding.Proto ? WebSocketMessageType.Binary : WebSocketMessageType.Text;
+        await _sendLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await socket.SendAsync(bytes, type, true, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            _sendLock.Release();
+        }
+    }
+
+    private async Task DelayAsync(TimeSpan delay)
+    {
+        try
+        {
+            await Task.Delay(Jitter(delay), _disposed.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
+    // Full jitter between half and all of the delay, so reconnecting clients spread out.
+    private static TimeSpan Jitter(TimeSpan delay) => TimeSpan.FromMilliseconds(delay.TotalMilliseconds * (0.5 + (Random.Shared.NextDouble() / 2)));
+}

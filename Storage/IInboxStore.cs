@@ -1,0 +1,21 @@
+namespace ChatNode.Storage;
+
+/// <summary>
+/// Per-client inboxes: ordered sets of delivery ids still to be acknowledged. Entries expire with the message
+/// TTL. Adding an entry twice is harmless (same id, same score). Writes are durable when the task completes.
+/// Thread-safe.
+/// </summary>
+public interface IInboxStore
+{
+    /// <summary>Adds one entry to the inbox of every client given.</summary>
+    Task AddAsync(IReadOnlyCollection<ClientAddress> clients, InboxEntry entry, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Up to <paramref name="limit"/> live entries with score at least <paramref name="fromScore"/>, oldest first.
+    /// Entries older than the TTL are dropped as a side effect.
+    /// </summary>
+    Task<IReadOnlyList<InboxEntry>> ReadAsync(ClientAddress client, long fromScore, int limit, CancellationToken cancellationToken);
+
+    /// <summary>Removes entries (acknowledged, or referring to expired items); returns how many were present.</summary>
+    Task<int> RemoveAsync(ClientAddress client, IReadOnlyList<string> deliveryIds, CancellationToken cancellationToken);
+}

@@ -1,0 +1,33 @@
+using System.Globalization;
+using StackExchange.Redis;
+
+namespace ChatNode.Storage.Redis;
+
+/// <summary>
+/// Key layout. Everything of one chat shares the hash tag <c>{chatId}</c> (one slot, so scripts see it atomically);
+/// everything of one user, including the inboxes of its clients, shares the tag <c>{userId}</c>.
+/// Ids are validated by the node: they never contain braces or colons.
+/// </summary>
+internal static class RedisKeys
+{
+    public static RedisKey ChatMeta(string chatId) => "c:{" + chatId + "}";
+
+    public static RedisKey ChatMembers(string chatId) => "c:{" + chatId + "}:p";
+
+    public static string MessagePrefix(string chatId) => "c:{" + chatId + "}:m:";
+
+    public static RedisKey Message(string chatId, long seq) => MessagePrefix(chatId) + seq.ToString(CultureInfo.InvariantCulture);
+
+    public static string EventPrefix(string chatId) => "c:{" + chatId + "}:u:";
+
+    public static RedisKey Event(string chatId, long version) => EventPrefix(chatId) + version.ToString(CultureInfo.InvariantCulture);
+
+    public static RedisKey Dedupe(string chatId, string userId, string clientId, string clientMessageId) =>
+        "c:{" + chatId + "}:d:" + userId + ":" + clientId + ":" + clientMessageId;
+
+    public static RedisKey UserChats(string userId) => "u:{" + userId + "}:ch";
+
+    public static RedisKey UserClients(string userId) => "u:{" + userId + "}:cl";
+
+    public static RedisKey Inbox(ClientAddress client) => "u:{" + client.UserId + "}:i:" + client.ClientId;
+}

@@ -1,0 +1,144 @@
+namespace ChatNode.Storage.Redis;
+
+/// <summary>
+/// Lua scripts that keep a chat's invariants atomic on the master of the chat's slot. All keys a script touches
+/// share the chat's hash tag. The chat clock (field <c>ts</c>, microseconds) is Redis <c>TIME</c> forced to
+/// increase strictly per chat, so inbox scores order a chat's items even across a failover to a replica whose
+/// clock is behind. Numbers leave Lua through <c>string.format('%d')</c>: Lua's default conversion would round
+/// microsecond timestamps.
+/// </summary>
+internal static class RedisScripts
+{
+    private const string ChatClock = """
+        local function chat_clock(meta)
+          local t = redis.call('TIME')
+          local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+          local last = tonumber(redis.call('HGET', meta, 'ts') or '0')
+          if now <= last then now = last + 1 end
+          local s = string.format('%d', now)
+          redis.call('HSET', meta, 'ts', s)
+          return s
+        end
+        """;
+
+    /// <summary>
+    /// KEYS: meta, members. ARGV: name, creator, metadata TTL s, message TTL s, event key prefix, participants...
+    /// Returns {'ok', version, createdAtUs, atUs, name, creator, participants...}; a chat that exists already is
+    /// returned as it is (idempotent retry).
+    /// </summary>
+    public const string CreateChat = ChatClock + """
+
+        local meta, members = KEYS[1], KEYS[2]
+        if redis.call('EXISTS', meta) == 1 then
+          local m = redis.call('HMGET', meta, 'v', 'ca', 'n', 'cb', 'ts')
+          local r = {'ok', m[1], m[2], m[5], m[3], m[4]}
+          for _, p in ipairs(redis.call('SMEMBERS', members)) do r[#r + 1] = p end
+          return r
+        end
+        local now = chat_clock(meta)
+        redis.call('HSET', meta, 'n', ARGV[1], 'cb', ARGV[2], 'ca', now, 'v', 1, 'seq', 0)
+        local participants = {}
+        for i = 6, #ARGV do participants[#participants + 1] = ARGV[i] end
+        redis.call('SADD', members, unpack(participants))
+        redis.call('EXPIRE', meta, ARGV[3])
+        redis.call('EXPIRE', members, ARGV[3])
+        local ev = ARGV[5] .. '1'
+        redis.call('HSET', ev, 'k', 1, 'a', ARGV[2], 'x', '', 't', now, 'n', ARGV[1], 'cb', ARGV[2], 'ca', now, 'p', table.concat(participants, '\n'))
+        redis.call('EXPIRE', ev, ARGV[4])
+        local r = {'ok', '1', now, now, ARGV[1], ARGV[2]}
+        for _, p in ipairs(participants) do r[#r + 1] = p end
+        return r
+        """;
+
+    /// <summary>
+    /// KEYS: meta, members. ARGV: actor, target, add (1|0), max participants, metadata TTL s, message TTL s, event key prefix.
+    /// Returns {'nf'} | {'np'} | {'forbidden'} | {'full'} | {'same'} | {'ok', version, createdAtUs, atUs, name, creator, participants...}.
+    /// </summary>
+    public const string ModifyParticipants = ChatClock + """
+
+        local meta, members = KEYS[1], KEYS[2]
+        local actor, target, add = ARGV[1], ARGV[2], ARGV[3] == '1'
+        if redis.call('EXISTS', meta) == 0 then return {'nf'} end
+        if redis.call('SISMEMBER', members, actor) == 0 then return {'np'} end
+        local creator = redis.call('HGET', meta, 'cb')
+        if add then
+          if redis.call('SISMEMBER', members, target) == 1 then return {'same'} end
+          if redis.call('SCARD', members) >= tonumber(ARGV[4]) then return {'full'} end
+          redis.call('SADD', members, target)
+        else
+          if actor ~= target and actor ~= creator then return {'forbidden'} end
+          if redis.call('SISMEMBER', members, target) == 0 then return {'same'} end
+          redis.call('SREM', members, target)
+        end
+        local now = chat_clock(meta)
+        local v = redis.call('HINCRBY', meta, 'v', 1)
+        local m = redis.call('HMGET', meta, 'n', 'ca')
+        local participants = redis.call('SMEMBERS', members)
+        redis.call('EXPIRE', meta, ARGV[5])
+        if #participants > 0 then redis.call('EXPIRE', members, ARGV[5]) end
+        local ev = ARGV[7] .. v
+        redis.call('HSET', ev, 'k', add and 2 or 3, 'a', actor, 'x', target, 't', now, 'n', m[1], 'cb', creator, 'ca', m[2], 'p', table.concat(participants, '\n'))
+        redis.call('EXPIRE', ev, ARGV[6])
+        local r = {'ok', string.format('%d', v), m[2], now, m[1], creator}
+        for _, p in ipairs(participants) do r[#r + 1] = p end
+        return r
+        """;
+
+    /// <summary>
+    /// KEYS: meta, members, dedupe. ARGV: sender user, message id, sender client, body, message TTL s, metadata TTL s, message key prefix.
+    /// Returns {'nf'} | {'np'} | {'dup', messageId, seq, atUs, fannedOut, participants...} | {'ok', messageId, seq, atUs, '0', participants...}.
+    /// A duplicate is answered even if the sender has left the chat since: the original send was authorized.
+    /// </summary>
+    public const string AppendMessage = ChatClock + """
+
+        local meta, members, dedupe = KEYS[1], KEYS[2], KEYS[3]
+        local d = redis.call('HMGET', dedupe, 'i', 's', 't', 'x')
+        if d[1] then
+          local r = {'dup', d[1], d[2], d[3], d[4]}
+          for _, p in ipairs(redis.call('SMEMBERS', members)) do r[#r + 1] = p end
+          return r
+        end
+        if redis.call('EXISTS', meta) == 0 then return {'nf'} end
+        if redis.call('SISMEMBER', members, ARGV[1]) == 0 then return {'np'} end
+        local seq = string.format('%d', redis.call('HINCRBY', meta, 'seq', 1))
+        local now = chat_clock(meta)
+        local mk = ARGV[7] .. seq
+        redis.call('HSET', mk, 'i', ARGV[2], 'u', ARGV[1], 'c', ARGV[3], 't', now, 'b', ARGV[4])
+        redis.call('EXPIRE', mk, ARGV[5])
+        redis.call('HSET', dedupe, 'i', ARGV[2], 's', seq, 't', now, 'x', '0')
+        redis.call('EXPIRE', dedupe, ARGV[5])
+        redis.call('EXPIRE', meta, ARGV[6])
+        redis.call('EXPIRE', members, ARGV[6])
+        local r = {'ok', ARGV[2], seq, now, '0'}
+        for _, p in ipairs(redis.call('SMEMBERS', members)) do r[#r + 1] = p end
+        return r
+        """;
+
+    /// <summary>KEYS: dedupe. Marks the fan-out complete, only on a record that still exists (so the key keeps its TTL).</summary>
+    public const string MarkFannedOut = """
+        if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HSET', KEYS[1], 'x', '1') end
+        return 0
+        """;
+
+    /// <summary>
+    /// KEYS: clients hash. ARGV: client id, max clients, now ms, metadata TTL s.
+    /// Returns 'registered' | 'existing' | 'limit'.
+    /// </summary>
+    public const string RegisterClient = """
+        local clients = KEYS[1]
+        if redis.call('HEXISTS', clients, ARGV[1]) == 1 then
+          redis.call('EXPIRE', clients, ARGV[4])
+          return 'existing'
+        end
+        if redis.call('HLEN', clients) >= tonumber(ARGV[2]) then return 'limit' end
+        redis.call('HSET', clients, ARGV[1], ARGV[3])
+        redis.call('EXPIRE', clients, ARGV[4])
+        return 'registered'
+        """;
+
+    /// <summary>KEYS: clients hash, the client's inbox. ARGV: client id. Returns 1 if the client was registered.</summary>
+    public const string DeactivateClient = """
+        redis.call('DEL', KEYS[2])
+        return redis.call('HDEL', KEYS[1], ARGV[1])
+        """;
+}

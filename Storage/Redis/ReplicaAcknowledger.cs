@@ -1,0 +1,124 @@
+using System.Collections.Concurrent;
+using System.Net;
+using Microsoft.Extensions.Options;
+using StackExchange.Redis;
+
+namespace ChatNode.Storage.Redis;
+
+/// <summary>
+/// Makes writes durable on replicas with Redis <c>WAIT</c>, coalesced per master: <c>WAIT</c> covers every earlier
+/// write of the (shared) connection, so callers that arrive while one <c>WAIT</c> is in flight share the next one.
+/// Under load this is a group commit: one round trip per master per batch, not per write.
+/// </summary>
+internal sealed class ReplicaAcknowledger
+{
+    private readonly IConnectionMultiplexer _connection;
+    private readonly RedisStoreOptions _options;
+    private readonly ConcurrentDictionary<EndPoint, ServerWaiter> _waiters = new();
+
+    public ReplicaAcknowledger(IConnectionMultiplexer connection, IOptions<RedisStoreOptions> options)
+    {
+        _connection = connection;
+        _options = options.Value;
+    }
+
+    /// <summary>Completes once every master owning one of <paramref name="keys"/> has its writes so far on enough replicas.</summary>
+    public Task EnsureAsync(IEnumerable<RedisKey> keys)
+    {
+        if (_options.ReplicaAcks == 0)
+        {
+            return Task.CompletedTask;
+        }
+
+        List<Task>? waits = null;
+        var seen = new HashSet<EndPoint>();
+        foreach (var key in keys)
+        {
+            var server = _connection.GetServer(key, null, CommandFlags.DemandMaster);
+            if (!seen.Add(server.EndPoint))
+            {
+                continue;
+            }
+
+            var waiter = _waiters.GetOrAdd(server.EndPoint, static (_, state) => new ServerWaiter(state.server, state.self._options), (server, self: this));
+            (waits ??= []).Add(waiter.WaitAsync());
+        }
+
+        return waits is null ? Task.CompletedTask : waits.Count == 1 ? waits[0] : Task.WhenAll(waits);
+    }
+
+    private sealed class ServerWaiter
+    {
+        private readonly IServer _server;
+        private readonly int _replicas;
+        private readonly int _timeoutMs;
+        private readonly object _gate = new();
+        private TaskCompletionSource? _next;
+        private bool _pumping;
+
+        public ServerWaiter(IServer server, RedisStoreOptions options)
+        {
+            _server = server;
+            _replicas = options.ReplicaAcks;
+            _timeoutMs = Math.Max(1, (int)options.ReplicaAckTimeout.TotalMilliseconds);
+        }
+
+        public Task WaitAsync()
+        {
+            lock (_gate)
+            {
+                _next ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                var task = _next.Task;
+                if (!_pumping)
+                {
+                    _pumping = true;
+                    _ = PumpAsync();
+                }
+
+                return task;
+            }
+        }
+
+        // The pump ends by itself when no caller is waiting and never throws (failures go to the callers),
+        // so it needs no owner. Each round takes every caller registered so far and issues one WAIT for them all; callers
+        // registered meanwhile wait for the next round, whose WAIT is sent after their writes were.
+        private async Task PumpAsync()
+        {
+            await Task.Yield();
+            while (true)
+            {
+                TaskCompletionSource batch;
+                lock (_gate)
+                {
+                    if (_next is null)
+                    {
+                        _pumping = false;
+                        return;
+                    }
+
+                    batch = _next;
+                    _next = null;
+                }
+
+                try
+                {
+                    var reply = await _server.ExecuteAsync("WAIT", _replicas, _timeoutMs).ConfigureAwait(false);
+                    var acknowledged = (long)reply;
+                    if (acknowledged >= _replicas)
+                    {
+                        batch.SetResult();
+                    }
+                    else
+                    {
+                        batch.SetException(new StoreUnavailableException(
+                            $"{acknowledged} of {_replicas} replicas of {_server.EndPoint} acknowledged within {_timeoutMs} ms."));
+                    }
+                }
+                catch (Exception ex)
+                {
+                    batch.SetException(ex);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,20 @@
+namespace ChatNode.UnitTests.Infrastructure;
+
+/// <summary>Where the services started by scripts/test.sh (or `make services`) listen.</summary>
+public static class TestEnvironment
+{
+    public const string Secret = "unit-test-cluster-secret-0123456789";
+
+    public static string RedisEndpoints =>
+        Environment.GetEnvironmentVariable("CHATNODE_REDIS") is { Length: > 0 } value
+            ? value
+            : string.Join(',', Enumerable.Range(7101, 6).Select(p => $"127.0.0.1:{p}"));
+
+    public static string BuildDirectory =>
+        Environment.GetEnvironmentVariable("CHATNODE_BUILD") is { Length: > 0 } value
+            ? value
+            : Path.GetFullPath(Path.Combine(TestContext.CurrentContext.TestDirectory, "../../../../build"));
+
+    /// <summary>A fresh id, so tests sharing one store never see each other's data.</summary>
+    public static string NewId(string prefix) => $"{prefix}-{Guid.NewGuid():N}"[..Math.Min(prefix.Length + 13, 64)];
+}
