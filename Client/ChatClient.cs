@@ -236,9 +236,12 @@ public sealed class ChatClient : IAsyncDisposable
         _disposed.Dispose();
     }
 
-    private Task<Chat> ModifyAsync(string chatId, string userId, ParticipantAction action, CancellationToken cancellationToken) =>
-        RequestAsync(new ClientFrame { ModifyChatParticipants = new ModifyChatParticipants { ChatId = chatId, UserId = userId, Action = action } }, cancellationToken)
-            .ContinueWith(t => t.Result.ModifyChatParticipantsResult.Chat, cancellationToken, TaskContinuationOptions.OnlyOnRanToCompletion, TaskScheduler.Default);
+    private async Task<Chat> ModifyAsync(string chatId, string userId, ParticipantAction action, CancellationToken cancellationToken)
+    {
+        var command = new ModifyChatParticipants { ChatId = chatId, UserId = userId, Action = action };
+        var result = await RequestAsync(new ClientFrame { ModifyChatParticipants = command }, cancellationToken).ConfigureAwait(false);
+        return result.ModifyChatParticipantsResult.Chat;
+    }
 
     private async Task ConnectOnceAsync(CancellationToken cancellationToken)
     {

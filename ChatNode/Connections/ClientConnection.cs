@@ -37,6 +37,7 @@ public sealed class ClientConnection : IDisposable
     private CloseCode? _closeCode;
     private string _closeReason = "";
     private TaskCompletionSource? _roomWaiter;
+    private int _roomNeeded;
     private CloseRequest? _closeAfterResult;
 
     public ClientConnection(WebSocket socket, ClientAddress address, FrameEncoding encoding, ChatNodeOptions options, ChatMetrics metrics, TimeProvider time)
@@ -199,16 +200,23 @@ public sealed class ClientConnection : IDisposable
         }
     }
 
-    /// <summary>Completes when the queued bytes are at most half the budget, so replay cannot flood the queue.</summary>
-    public Task WaitForRoomAsync(CancellationToken cancellationToken)
+    /// <summary>Whether <paramref name="bytes"/> more fit in the outbound budget now.</summary>
+    public bool HasRoomFor(int bytes) => Interlocked.Read(ref _queuedBytes) + bytes <= _options.OutboundBudgetBytes;
+
+    /// <summary>
+    /// Completes when <paramref name="bytes"/> more fit in the outbound budget (or the connection closes), so that
+    /// replaying a large inbox is paced by the client's reading instead of tripping the slow-consumer eviction.
+    /// </summary>
+    public Task WaitForRoomAsync(int bytes, CancellationToken cancellationToken)
     {
         lock (_gate)
         {
-            if (Interlocked.Read(ref _queuedBytes) <= _options.OutboundBudgetBytes / 2 || _closing)
+            if (HasRoomFor(bytes) || _closing)
             {
                 return Task.CompletedTask;
             }
 
+            _roomNeeded = bytes;
             _roomWaiter ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
             return _roomWaiter.Task.WaitAsync(cancellationToken);
         }
@@ -302,13 +310,16 @@ public sealed class ClientConnection : IDisposable
 
     private void Released(int size)
     {
-        var left = Interlocked.Add(ref _queuedBytes, -size);
-        if (left <= _options.OutboundBudgetBytes / 2 && Volatile.Read(ref _roomWaiter) is not null)
+        Interlocked.Add(ref _queuedBytes, -size);
+        if (Volatile.Read(ref _roomWaiter) is not null)
         {
             lock (_gate)
             {
-                _roomWaiter?.TrySetResult();
-                _roomWaiter = null;
+                if (HasRoomFor(_roomNeeded))
+                {
+                    _roomWaiter?.TrySetResult();
+                    _roomWaiter = null;
+                }
             }
         }
     }

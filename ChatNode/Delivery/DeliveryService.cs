@@ -144,6 +144,7 @@ public sealed class DeliveryService
             var frames = await LoadAsync(connection.Address, fresh.Select(e => e.DeliveryId).ToArray(), cancellationToken).ConfigureAwait(false);
             foreach (var frame in frames)
             {
+                await connection.WaitForRoomAsync(frame.Bytes(connection.Encoding).Length, cancellationToken).ConfigureAwait(false);
                 connection.DeliverStored(frame);
             }
 
@@ -165,8 +166,6 @@ public sealed class DeliveryService
             {
                 break;
             }
-
-            await connection.WaitForRoomAsync(cancellationToken).ConfigureAwait(false);
         }
 
         connection.EndReplay();
@@ -185,12 +184,21 @@ public sealed class DeliveryService
         var frames = await LoadAsync(connection.Address, due, cancellationToken).ConfigureAwait(false);
         var loaded = new HashSet<string>(frames.Select(f => f.DeliveryId!), StringComparer.Ordinal);
         connection.Acknowledge(due.Where(id => !loaded.Contains(id)));
+        var pushed = 0;
+
+        // Never wait on one connection here: what does not fit now stays due for the next sweep.
         foreach (var frame in frames)
         {
+            if (!connection.HasRoomFor(frame.Bytes(connection.Encoding).Length))
+            {
+                break;
+            }
+
             connection.DeliverStored(frame);
+            pushed++;
         }
 
-        _metrics.Pushed("redelivery", frames.Count);
-        return frames.Count;
+        _metrics.Pushed("redelivery", pushed);
+        return pushed;
     }
 }

@@ -1,0 +1,99 @@
+using ChatNode.Protocol.V1;
+using ChatNode.UnitTests.Infrastructure;
+using Google.Protobuf;
+
+namespace ChatNode.UnitTests.Node;
+
+[TestFixture]
+public sealed class BadInputTests
+{
+    private TestNode _node = null!;
+
+    [OneTimeSetUp]
+    public async Task StartNode() => _node = await TestNode.StartAsync(new Dictionary<string, string?> { ["Node:MaxFrameBytes"] = "8192", ["Node:MaxTextBytes"] = "4096" });
+
+    [OneTimeTearDown]
+    public async Task StopNode() => await _node.DisposeAsync();
+
+    [Test]
+    public async Task Malformed_and_unknown_frames_get_error_frames_and_the_connection_keeps_serving()
+    {
+        await using var socket = await RawSocket.ConnectAsync(_node.WsUrl, _node.Token(TestEnvironment.NewId("fuzz"), "phone"));
+
+        await socket.SendBinaryAsync([0xFF, 0xFF, 0xFF, 0xFF, 0x0F]);
+        var malformed = await NextNonPushAsync(socket);
+        Assert.That(malformed.Error?.Code, Is.EqualTo(ErrorCode.BadRequest));
+
+        // Field 99 is no command: a well-formed frame naming something this node does not know.
+        var unknown = new ClientFrame { RequestId = 5 }.ToByteArray().Concat(new byte[] { 0x9A, 0x06, 0x00 }).ToArray();
+        await socket.SendBinaryAsync(unknown);
+        var unknownResult = await socket.ResultAsync(5);
+        Assert.That(unknownResult.Error?.Code, Is.EqualTo(ErrorCode.UnknownCommand));
+
+        await socket.SendAsync(new ClientFrame { RequestId = 6, SendMessage = new SendMessage { ChatId = "not-a-chat", ClientMessageId = "x", Text = "hi" } });
+        Assert.That((await socket.ResultAsync(6)).Error?.Code, Is.EqualTo(ErrorCode.BadRequest));
+
+        await socket.SendAsync(new ClientFrame { RequestId = 7, Ping = new Ping() });
+        Assert.That((await socket.ResultAsync(7)).Pong, Is.Not.Null, "the connection still serves after bad frames");
+    }
+
+    [Test]
+    public async Task Malformed_json_gets_an_error_frame_and_unknown_json_commands_are_named()
+    {
+        await using var socket = await RawSocket.ConnectAsync(_node.WsUrl, _node.Token(TestEnvironment.NewId("fuzz"), "web"), "chat.v1+json");
+        await socket.SendTextAsync("{not json");
+        Assert.That((await NextNonPushAsync(socket)).Error?.Code, Is.EqualTo(ErrorCode.BadRequest));
+
+        await socket.SendTextAsync("""{"requestId":"9","teleport":{"to":"mars"}}""");
+        Assert.That((await socket.ResultAsync(9)).Error?.Code, Is.EqualTo(ErrorCode.UnknownCommand));
+
+        await socket.SendTextAsync("""{"requestId":"10","ping":{}}""");
+        Assert.That((await socket.ResultAsync(10)).Pong, Is.Not.Null);
+    }
+
+    [Test]
+    public async Task A_frame_of_the_wrong_type_for_the_subprotocol_closes_with_4100()
+    {
+        await using var socket = await RawSocket.ConnectAsync(_node.WsUrl, _node.Token(TestEnvironment.NewId("fuzz"), "phone"));
+        await socket.SendTextAsync("""{"requestId":"1","ping":{}}""");
+        Assert.That(await socket.ClosedAsync(), Is.EqualTo(4100));
+    }
+
+    [Test]
+    public async Task An_oversize_frame_closes_with_4103_and_stored_messages_survive()
+    {
+        var (alice, bob) = (TestEnvironment.NewId("alice"), TestEnvironment.NewId("bob"));
+        await using (await _node.ConnectAsync(bob, "phone"))
+        {
+        }
+
+        await using var a = await _node.ConnectAsync(alice, "phone");
+        var chat = await a.CreateChatAsync([bob]);
+        var kept = await a.SendMessageAsync(chat.ChatId, "stored before the attack");
+
+        await using var socket = await RawSocket.ConnectAsync(_node.WsUrl, _node.Token(bob, "phone"));
+        await socket.SendBinaryAsync(new byte[20_000]);
+        Assert.That(await socket.ClosedAsync(), Is.EqualTo(4103));
+
+        var tooLongText = await ChatAssert.ErrorOfAsync(() => a.SendMessageAsync(chat.ChatId, new string('x', 5000)));
+        Assert.That(tooLongText, Is.EqualTo(ErrorCode.TooLarge));
+
+        await using var b = await _node.ConnectAsync(bob, "phone");
+        var got = await ChatAssert.ReceiveAsync(b.Messages, 1, "the message stored before the bad frames");
+        Assert.That(got[0].MessageId, Is.EqualTo(kept.MessageId));
+        Assert.That(await a.PingAsync(), Is.GreaterThan(0), "other connections were never affected");
+    }
+
+    private static async Task<ServerFrame> NextNonPushAsync(RawSocket socket)
+    {
+        while (true)
+        {
+            var frame = await socket.ReceiveAsync();
+            Assert.That(frame, Is.Not.Null, "connection closed unexpectedly");
+            if (frame!.BodyCase is not (ServerFrame.BodyOneofCase.Welcome or ServerFrame.BodyOneofCase.InboxReplayed))
+            {
+                return frame;
+            }
+        }
+    }
+}

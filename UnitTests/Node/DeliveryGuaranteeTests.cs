@@ -1,0 +1,106 @@
+using ChatNode.Client;
+using ChatNode.Storage;
+using ChatNode.UnitTests.Infrastructure;
+
+namespace ChatNode.UnitTests.Node;
+
+[TestFixture]
+public sealed class DeliveryGuaranteeTests
+{
+    private TestNode _node = null!;
+
+    [OneTimeSetUp]
+    public async Task StartNode() => _node = await TestNode.StartAsync(new Dictionary<string, string?>
+    {
+        ["Node:RedeliveryTimeout"] = "00:00:01",
+        ["Node:SweepInterval"] = "00:00:00.200",
+    });
+
+    [OneTimeTearDown]
+    public async Task StopNode() => await _node.DisposeAsync();
+
+    [Test]
+    public async Task A_resend_with_the_same_client_message_id_stores_one_message_and_delivers_once()
+    {
+        var (alice, bob) = (TestEnvironment.NewId("alice"), TestEnvironment.NewId("bob"));
+        await using var a = await _node.ConnectAsync(alice, "phone");
+        await using var b = await _node.ConnectAsync(bob, "phone");
+        var chat = await a.CreateChatAsync([bob]);
+
+        var first = await a.SendMessageAsync(chat.ChatId, "once", "cmid-1");
+        var retry = await a.SendMessageAsync(chat.ChatId, "once", "cmid-1");
+        Assert.Multiple(() =>
+        {
+            Assert.That(retry.MessageId, Is.EqualTo(first.MessageId));
+            Assert.That(retry.Seq, Is.EqualTo(first.Seq));
+            Assert.That(retry.Duplicate, Is.True);
+            Assert.That(first.Duplicate, Is.False);
+        });
+
+        var marker = await a.SendMessageAsync(chat.ChatId, "marker", "cmid-2");
+        Assert.That(marker.Seq, Is.EqualTo(first.Seq + 1), "the retry consumed no sequence number");
+        var got = await ChatAssert.ReceiveAsync(b.Messages, 2, "the message and the marker");
+        Assert.That(got.Select(m => m.Text), Is.EqualTo(new[] { "once", "marker" }));
+        Assert.That(b.PushesReceived, Is.EqualTo(3), "one chat update and one push per message: the retry pushed nothing");
+
+        var stored = await _node.Services.GetMessages().GetMessagesAsync([(chat.ChatId, (long)first.Seq), (chat.ChatId, (long)first.Seq + 2)], CancellationToken.None);
+        Assert.That(stored[0]?.MessageId, Is.EqualTo(first.MessageId));
+        Assert.That(stored[1], Is.Null, "no third message was stored");
+    }
+
+    [Test]
+    public async Task An_unacknowledged_push_is_redelivered_after_the_timeout_and_an_acknowledged_one_is_not()
+    {
+        var (alice, bob) = (TestEnvironment.NewId("alice"), TestEnvironment.NewId("bob"));
+        await using var a = await _node.ConnectAsync(alice, "phone");
+        await using var b = await _node.ConnectAsync(bob, "phone", configure: o => o.AutoAck = false);
+        var chat = await a.CreateChatAsync([bob]);
+        var update = await ChatAssert.ReceiveAsync(b.ChatUpdates, 1, "the chat update");
+        await b.AckAsync([update[0].DeliveryId]);
+
+        await a.SendMessageAsync(chat.ChatId, "ack me");
+        var message = (await ChatAssert.ReceiveAsync(b.Messages, 1, "the first push"))[0];
+        await Poll.UntilAsync(() => b.DuplicatesDropped >= 1, "the unacknowledged push to be redelivered", TimeSpan.FromSeconds(10));
+
+        Assert.That(await b.AckAsync([message.DeliveryId]), Is.EqualTo(1u));
+        var pushes = b.PushesReceived;
+
+        // Three redelivery timeouts without a new push; a marker message proves the connection still delivers.
+        await Task.Delay(TimeSpan.FromSeconds(3));
+        await a.SendMessageAsync(chat.ChatId, "marker");
+        await ChatAssert.ReceiveAsync(b.Messages, 1, "the marker");
+        Assert.That(b.PushesReceived, Is.EqualTo(pushes + 1), "the acknowledged push was not redelivered");
+    }
+}
+
+[TestFixture]
+public sealed class MessageTtlTests
+{
+    [Test]
+    public async Task An_undelivered_message_expires_with_its_ttl_and_is_never_delivered()
+    {
+        await using var node = await TestNode.StartAsync(new Dictionary<string, string?>
+        {
+            ["Storage:Redis:MessageTtl"] = "00:00:02",
+        });
+        var (alice, bob) = (TestEnvironment.NewId("alice"), TestEnvironment.NewId("bob"));
+        await using (await node.ConnectAsync(bob, "phone"))
+        {
+        }
+
+        await using var a = await node.ConnectAsync(alice, "phone");
+        var chat = await a.CreateChatAsync([bob]);
+        var sent = await a.SendMessageAsync(chat.ChatId, "expiring");
+
+        var messages = node.Services.GetMessages();
+        await Poll.UntilAsync(
+            async () => (await messages.GetMessagesAsync([(chat.ChatId, (long)sent.Seq)], CancellationToken.None))[0] is null,
+            "the message to expire in the store",
+            TimeSpan.FromSeconds(10));
+
+        await using var b = await node.ConnectAsync(bob, "phone");
+        Assert.That(await b.InboxReplayed, Is.EqualTo(0), "nothing expired was replayed");
+        Assert.That(b.PushesReceived, Is.EqualTo(0));
+        Assert.That(await node.Services.GetInbox().ReadAsync(new ClientAddress(bob, "phone"), 0, 10, CancellationToken.None), Is.Empty, "expired entries are gone from the inbox");
+    }
+}
