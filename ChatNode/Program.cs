@@ -99,7 +99,8 @@ public static class Program
         return 0;
     }
 
-    internal static bool TryParseDuration(string? text, TimeSpan fallback, out TimeSpan duration)
+    /// <summary>Parses 90s, 30m, 24h or 7d; empty text gives <paramref name="fallback"/>.</summary>
+    public static bool TryParseDuration(string? text, TimeSpan fallback, out TimeSpan duration)
     {
         duration = fallback;
         if (string.IsNullOrEmpty(text))

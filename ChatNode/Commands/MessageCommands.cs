@@ -49,8 +49,8 @@ public sealed partial class CommandDispatcher
             // SUCCESS only after every recipient inbox holds the message: then delivery no longer depends on this node.
             await _delivery.FanOutAsync(appended.Participants, connection.Address, new InboxEntry(message.DeliveryId, message.SentAtUs), cancellationToken)
                 .ConfigureAwait(false);
-            await _messages.MarkFannedOutAsync(draft, cancellationToken).ConfigureAwait(false);
             _delivery.PushLocal(appended.Participants, connection.Address, PushFrames.Message(message), message.SentAtUs);
+            await _messages.MarkFannedOutAsync(draft, cancellationToken).ConfigureAwait(false);
             if (!appended.Duplicate)
             {
                 _metrics.MessageStored();

@@ -28,6 +28,7 @@ public sealed class ClientConnection : IDisposable
     private readonly CancellationTokenSource _abort = new();
     private readonly object _gate = new();
     private long _queuedBytes;
+    private int _pendingCount;
     private Dictionary<string, long>? _pending;
     private List<OutboundFrame>? _held;
     private HashSet<string>? _replayed;
@@ -67,8 +68,11 @@ public sealed class ClientConnection : IDisposable
 
     internal WebSocket Socket => _socket;
 
-    /// <summary>Queues a result or a frame that needs no acknowledgement.</summary>
-    public bool Send(OutboundFrame frame) => Enqueue(frame);
+    /// <summary>
+    /// Queues a result or a frame that needs no acknowledgement. Results never evict: they are bounded by the
+    /// in-flight request limit, and a large one (a long chat list) must not look like a slow consumer.
+    /// </summary>
+    public bool Send(OutboundFrame frame) => Enqueue(frame, enforceBudget: false);
 
     /// <summary>Queues a live push; held until the inbox replay has finished.</summary>
     public void Deliver(OutboundFrame push)
@@ -168,6 +172,13 @@ public sealed class ClientConnection : IDisposable
             {
                 _pending.Remove(id);
             }
+
+            Volatile.Write(ref _pendingCount, _pending.Count);
+            if (_roomWaiter is not null && HasRoomFor(_roomNeeded))
+            {
+                _roomWaiter.TrySetResult();
+                _roomWaiter = null;
+            }
         }
     }
 
@@ -200,12 +211,19 @@ public sealed class ClientConnection : IDisposable
         }
     }
 
-    /// <summary>Whether <paramref name="bytes"/> more fit in the outbound budget now.</summary>
-    public bool HasRoomFor(int bytes) => Interlocked.Read(ref _queuedBytes) + bytes <= _options.OutboundBudgetBytes;
+    /// <summary>
+    /// Whether a push of <paramref name="bytes"/> fits now: in the outbound byte budget, and with unacknowledged
+    /// pushes under half their limit.
+    /// </summary>
+    public bool HasRoomFor(int bytes) =>
+        Interlocked.Read(ref _queuedBytes) + bytes <= _options.OutboundBudgetBytes && Volatile.Read(ref _pendingCount) < _options.MaxUnackedPushes / 2;
+
+    /// <summary>Whether <paramref name="bytes"/> more fit in the outbound byte budget now.</summary>
+    public bool HasBytesFor(int bytes) => Interlocked.Read(ref _queuedBytes) + bytes <= _options.OutboundBudgetBytes;
 
     /// <summary>
-    /// Completes when <paramref name="bytes"/> more fit in the outbound budget (or the connection closes), so that
-    /// replaying a large inbox is paced by the client's reading instead of tripping the slow-consumer eviction.
+    /// Completes when a push of <paramref name="bytes"/> fits (or the connection closes), so that replaying a
+    /// large inbox is paced by the client's reading and acknowledging instead of tripping the slow-consumer eviction.
     /// </summary>
     public Task WaitForRoomAsync(int bytes, CancellationToken cancellationToken)
     {
@@ -280,7 +298,7 @@ public sealed class ClientConnection : IDisposable
         }
     }
 
-    private bool Enqueue(OutboundFrame frame)
+    private bool Enqueue(OutboundFrame frame, bool enforceBudget = true)
     {
         if (Volatile.Read(ref _closing))
         {
@@ -288,7 +306,7 @@ public sealed class ClientConnection : IDisposable
         }
 
         var size = frame.Bytes(Encoding).Length;
-        if (Interlocked.Add(ref _queuedBytes, size) > _options.OutboundBudgetBytes)
+        if (Interlocked.Add(ref _queuedBytes, size) > _options.OutboundBudgetBytes && enforceBudget)
         {
             Interlocked.Add(ref _queuedBytes, -size);
             lock (_gate)
@@ -333,6 +351,7 @@ public sealed class ClientConnection : IDisposable
 
         _pending ??= new Dictionary<string, long>(StringComparer.Ordinal);
         _pending[deliveryId] = _time.GetTimestamp();
+        Volatile.Write(ref _pendingCount, _pending.Count);
         if (_pending.Count > _options.MaxUnackedPushes)
         {
             EvictLocked("too many unacknowledged pushes");

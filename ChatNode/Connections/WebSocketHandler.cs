@@ -142,6 +142,7 @@ public sealed class WebSocketHandler : IDisposable
             {
                 UserId = connection.Address.UserId,
                 ClientId = connection.Address.ClientId,
+                NodeId = _options.NodeId,
                 MaxFrameBytes = (uint)_options.MaxFrameBytes,
             },
         }));
@@ -297,8 +298,9 @@ public sealed class WebSocketHandler : IDisposable
         return request.Query["access_token"].ToString() is { Length: > 0 } query ? query : null;
     }
 
+    // Timers take at most about 49 days; a token valid for longer is not timed (it is checked again on reconnect).
     private static TimeSpan Clamp(TimeSpan due) =>
-        due < TimeSpan.Zero ? TimeSpan.Zero : due > TimeSpan.FromDays(30) ? TimeSpan.FromDays(30) : due;
+        due < TimeSpan.Zero ? TimeSpan.Zero : due > TimeSpan.FromDays(45) ? Timeout.InfiniteTimeSpan : due;
 
     private Task Refuse(HttpContext context, int status, string reason)
     {

@@ -172,6 +172,35 @@ public sealed class DeliveryService
         return count;
     }
 
+    /// <summary>
+    /// Pushes inbox entries older than <paramref name="storedBeforeUs"/> that this connection was never pushed: their
+    /// live push was lost (the sending node failed between storing and pushing). Reads one page, oldest first.
+    /// </summary>
+    public async Task<int> ResyncAsync(ClientConnection connection, long storedBeforeUs, int pageSize, CancellationToken cancellationToken)
+    {
+        var entries = await _inbox.ReadAsync(connection.Address, 0, pageSize, cancellationToken).ConfigureAwait(false);
+        var missed = entries.Where(e => e.Score < storedBeforeUs && !connection.IsPending(e.DeliveryId)).Select(e => e.DeliveryId).ToArray();
+        if (missed.Length == 0)
+        {
+            return 0;
+        }
+
+        var pushed = 0;
+        foreach (var frame in await LoadAsync(connection.Address, missed, cancellationToken).ConfigureAwait(false))
+        {
+            if (!connection.HasRoomFor(frame.Bytes(connection.Encoding).Length))
+            {
+                break;
+            }
+
+            connection.DeliverStored(frame);
+            pushed++;
+        }
+
+        _metrics.Pushed("resync", pushed);
+        return pushed;
+    }
+
     /// <summary>Pushes again what the connection left unacknowledged for longer than the redelivery timeout.</summary>
     public async Task<int> RedeliverAsync(ClientConnection connection, long pushedBefore, CancellationToken cancellationToken)
     {
@@ -189,7 +218,7 @@ public sealed class DeliveryService
         // Never wait on one connection here: what does not fit now stays due for the next sweep.
         foreach (var frame in frames)
         {
-            if (!connection.HasRoomFor(frame.Bytes(connection.Encoding).Length))
+            if (!connection.HasBytesFor(frame.Bytes(connection.Encoding).Length))
             {
                 break;
             }

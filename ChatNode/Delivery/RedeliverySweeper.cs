@@ -9,7 +9,9 @@ namespace ChatNode.Delivery;
 
 /// <summary>
 /// Every <see cref="ChatNodeOptions.SweepInterval"/>, pushes again each connection's pushes left unacknowledged
-/// for longer than <see cref="ChatNodeOptions.RedeliveryTimeout"/>. Owned by the host: started and stopped with it.
+/// for longer than <see cref="ChatNodeOptions.RedeliveryTimeout"/>; every <see cref="ChatNodeOptions.InboxResyncInterval"/>,
+/// also pushes inbox entries older than the redelivery timeout that a connection was never pushed (a lost live
+/// push). Owned by the host: started and stopped with it.
 /// </summary>
 internal sealed class RedeliverySweeper : BackgroundService
 {
@@ -18,6 +20,7 @@ internal sealed class RedeliverySweeper : BackgroundService
     private readonly ChatNodeOptions _options;
     private readonly TimeProvider _time;
     private readonly ILogger<RedeliverySweeper> _logger;
+    private DateTimeOffset _nextResync;
 
     public RedeliverySweeper(ConnectionRegistry registry, DeliveryService delivery, IOptions<ChatNodeOptions> options, TimeProvider time, ILogger<RedeliverySweeper> logger)
     {
@@ -46,9 +49,16 @@ internal sealed class RedeliverySweeper : BackgroundService
     internal async Task SweepAsync(CancellationToken cancellationToken)
     {
         var pushedBefore = _time.GetTimestamp() - (long)(_options.RedeliveryTimeout.TotalSeconds * _time.TimestampFrequency);
+        var resync = _time.GetUtcNow() >= _nextResync;
+        if (resync)
+        {
+            _nextResync = _time.GetUtcNow() + _options.InboxResyncInterval;
+        }
+
+        var storedBeforeUs = (_time.GetUtcNow() - _options.RedeliveryTimeout).ToUnixTimeMilliseconds() * 1000;
         foreach (var connection in _registry.Snapshot())
         {
-            if (connection.IsClosing)
+            if (connection.IsClosing || connection.IsReplaying)
             {
                 continue;
             }
@@ -56,6 +66,10 @@ internal sealed class RedeliverySweeper : BackgroundService
             try
             {
                 await _delivery.RedeliverAsync(connection, pushedBefore, cancellationToken).ConfigureAwait(false);
+                if (resync)
+                {
+                    await _delivery.ResyncAsync(connection, storedBeforeUs, _options.ReplayPageSize, cancellationToken).ConfigureAwait(false);
+                }
             }
             catch (Exception ex) when (ex is not OperationCanceledException)
             {

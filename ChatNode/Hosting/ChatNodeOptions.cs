@@ -7,7 +7,7 @@ public sealed class ChatNodeOptions
 {
     public const string Section = "Node";
 
-    /// <summary>This node's id; defaults to the machine name plus the listen port.</summary>
+    /// <summary>This node's id; defaults to the machine name plus the process id.</summary>
     public string NodeId { get; set; } = "";
 
     /// <summary>The HTTP/WebSocket listen URL. Port 0 picks a free port (tests).</summary>
@@ -52,6 +52,9 @@ public sealed class ChatNodeOptions
     /// <summary>How often the redelivery sweep runs. Default 5 s.</summary>
     public TimeSpan SweepInterval { get; set; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>How often each connection's inbox is checked for entries whose live push was lost. Default 60 s.</summary>
+    public TimeSpan InboxResyncInterval { get; set; } = TimeSpan.FromSeconds(60);
+
     /// <summary>Inbox entries read per page when replaying an inbox. Default 256.</summary>
     public int ReplayPageSize { get; set; } = 256;
 
@@ -63,6 +66,17 @@ public sealed class ChatNodeOptions
 
     /// <summary>How long stopping waits for connections to flush and close. Default 10 s.</summary>
     public TimeSpan ShutdownTimeout { get; set; } = TimeSpan.FromSeconds(10);
+}
+
+internal sealed class ChatNodeOptionsDefaults : IPostConfigureOptions<ChatNodeOptions>
+{
+    public void PostConfigure(string? name, ChatNodeOptions options)
+    {
+        if (string.IsNullOrWhiteSpace(options.NodeId))
+        {
+            options.NodeId = $"{Environment.MachineName}-{Environment.ProcessId}".ToLowerInvariant();
+        }
+    }
 }
 
 internal sealed class ChatNodeOptionsValidator : IValidateOptions<ChatNodeOptions>
@@ -87,7 +101,8 @@ internal sealed class ChatNodeOptionsValidator : IValidateOptions<ChatNodeOption
         Require(o.RequestsPerSecond > 0 && o.RequestBurst > 0, "Node:RequestsPerSecond and RequestBurst must be positive.");
         Require(o.MaxInFlightRequests is >= 1 and <= 1024, "Node:MaxInFlightRequests must be between 1 and 1024.");
         Require(o.MaxAckBatch >= 1 && o.MaxUnackedPushes >= 1 && o.ReplayPageSize >= 1, "Node:MaxAckBatch, MaxUnackedPushes and ReplayPageSize must be positive.");
-        Require(o.RedeliveryTimeout > TimeSpan.Zero && o.SweepInterval > TimeSpan.Zero, "Node:RedeliveryTimeout and SweepInterval must be positive.");
+        Require(o.RedeliveryTimeout > TimeSpan.Zero && o.SweepInterval > TimeSpan.Zero && o.InboxResyncInterval > TimeSpan.Zero,
+            "Node:RedeliveryTimeout, SweepInterval and InboxResyncInterval must be positive.");
         Require(o.KeepAliveInterval > TimeSpan.Zero && o.KeepAliveTimeout > TimeSpan.Zero, "Node:KeepAliveInterval and KeepAliveTimeout must be positive.");
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
     }

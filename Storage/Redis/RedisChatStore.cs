@@ -184,6 +184,7 @@ internal sealed class RedisChatStore : IChatStore
         var f = fields.ToDictionary(e => (string)e.Name!, e => e.Value);
         var participantList = (string?)f.GetValueOrDefault("p") ?? "";
         var participants = participantList.Length == 0 ? [] : participantList.Split('\n');
+        Array.Sort(participants, StringComparer.Ordinal);
         var chat = new ChatRecord(chatId, (string?)f.GetValueOrDefault("n") ?? "", (string?)f.GetValueOrDefault("cb") ?? "", participants, version, (long)f.GetValueOrDefault("ca"));
         return new ChatEvent(chat, (ChatEventKind)(int)f.GetValueOrDefault("k"), (string?)f.GetValueOrDefault("a") ?? "", (string?)f.GetValueOrDefault("x") ?? "", (long)f.GetValueOrDefault("t"));
     }

@@ -1,4 +1,5 @@
 using ChatNode.Client;
+using Google.Protobuf;
 using ChatNode.Storage;
 using ChatNode.UnitTests.Infrastructure;
 
@@ -14,6 +15,7 @@ public sealed class DeliveryGuaranteeTests
     {
         ["Node:RedeliveryTimeout"] = "00:00:01",
         ["Node:SweepInterval"] = "00:00:00.200",
+        ["Node:InboxResyncInterval"] = "00:00:00.500",
     });
 
     [OneTimeTearDown]
@@ -70,6 +72,25 @@ public sealed class DeliveryGuaranteeTests
         await a.SendMessageAsync(chat.ChatId, "marker");
         await ChatAssert.ReceiveAsync(b.Messages, 1, "the marker");
         Assert.That(b.PushesReceived, Is.EqualTo(pushes + 1), "the acknowledged push was not redelivered");
+    }
+
+    [Test]
+    public async Task An_inbox_entry_whose_live_push_was_lost_is_pushed_by_the_resync_sweep()
+    {
+        var (alice, bob) = (TestEnvironment.NewId("alice"), TestEnvironment.NewId("bob"));
+        await using var a = await _node.ConnectAsync(alice, "phone");
+        await using var b = await _node.ConnectAsync(bob, "phone");
+        var chat = await a.CreateChatAsync([bob]);
+        await ChatAssert.ReceiveAsync(b.ChatUpdates, 1, "the chat update");
+
+        // Store a message the way a sending node does, then "crash" before its live push: no push is made.
+        var draft = new MessageDraft(chat.ChatId, Guid.NewGuid().ToString("N"), alice, "phone", "lost-push",
+            new Protocol.Store.MessageBody { Text = "never pushed live" }.ToByteArray());
+        var appended = await _node.Services.GetMessages().AppendAsync(draft, CancellationToken.None);
+        await _node.Services.GetInbox().AddAsync([new ClientAddress(bob, "phone")], new InboxEntry(appended.Message!.DeliveryId, appended.Message.SentAtUs), CancellationToken.None);
+
+        var got = await ChatAssert.ReceiveAsync(b.Messages, 1, "the stored message through the resync sweep", TimeSpan.FromSeconds(10));
+        Assert.That(got[0].MessageId, Is.EqualTo(appended.Message.MessageId));
     }
 }
 
