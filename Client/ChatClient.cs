@@ -442,6 +442,11 @@ public sealed class ChatClient : IAsyncDisposable
         {
             while (await _acks.Reader.WaitToReadAsync(_disposed.Token).ConfigureAwait(false))
             {
+                if (_options.AckDelay > TimeSpan.Zero)
+                {
+                    await Task.Delay(_options.AckDelay, _disposed.Token).ConfigureAwait(false);
+                }
+
                 while (batch.Count < 500 && _acks.Reader.TryRead(out var id))
                 {
                     batch.Add(id);

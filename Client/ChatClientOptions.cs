@@ -21,6 +21,9 @@ public sealed class ChatClientOptions
     /// <summary>Acknowledge pushes automatically once they are handed to the application. Default true.</summary>
     public bool AutoAck { get; set; } = true;
 
+    /// <summary>How long acknowledgements are gathered before one ack frame carries them all. Default 20 ms.</summary>
+    public TimeSpan AckDelay { get; set; } = TimeSpan.FromMilliseconds(20);
+
     /// <summary>Reconnect with jittered exponential backoff after a connection is lost or closed with a reconnect code. Default true.</summary>
     public bool AutoReconnect { get; set; } = true;
 

@@ -25,7 +25,13 @@ public static class Ids
 
     public static string NewChatId() => WebEncoders.Base64UrlEncode(RandomNumberGenerator.GetBytes(16));
 
-    public static string NewMessageId() => Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16));
+    /// <summary>128 random bits: unique, not secret (message ids are shown to every participant), so no crypto RNG.</summary>
+    public static string NewMessageId()
+    {
+        Span<byte> bytes = stackalloc byte[16];
+        Random.Shared.NextBytes(bytes);
+        return Convert.ToHexStringLower(bytes);
+    }
 
     private static bool IsValidName(string? id) =>
         id is { Length: > 0 and <= MaxIdLength } && id.All(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '_' or '-' or '@');

@@ -68,7 +68,7 @@ public sealed class PrometheusExporter : IDisposable
 
     private sealed class Family
     {
-        private readonly ConcurrentDictionary<string, Series> _series = new(StringComparer.Ordinal);
+        private readonly ConcurrentDictionary<SeriesKey, Series> _series = new();
         private readonly Kind _kind;
         private readonly string _help;
         private readonly bool _setsValue;
@@ -102,29 +102,34 @@ public sealed class PrometheusExporter : IDisposable
 
         public void Record(double value, ReadOnlySpan<KeyValuePair<string, object?>> tags)
         {
-            var series = _series.GetOrAdd(Labels(tags), static (_, buckets) => new Series(buckets.Length), Buckets);
-            lock (series)
+            // The key is built from the tags without allocating; the label text only once per new series.
+            if (!_series.TryGetValue(SeriesKey.From(tags), out var series))
             {
-                if (_kind == Kind.Histogram)
+                series = _series.GetOrAdd(SeriesKey.From(tags), new Series(Buckets.Length, Labels(tags)));
+            }
+
+            // Lock-free: measurements come from every request; a scrape may see a histogram mid-update, which
+            // Prometheus tolerates (the next scrape is consistent again).
+            if (_kind == Kind.Histogram)
+            {
+                Interlocked.Increment(ref series.Count);
+                series.Add(value);
+                for (var i = 0; i < Buckets.Length; i++)
                 {
-                    series.Count++;
-                    series.Value += value;
-                    for (var i = 0; i < Buckets.Length; i++)
+                    if (value <= Buckets[i])
                     {
-                        if (value <= Buckets[i])
-                        {
-                            series.BucketCounts[i]++;
-                        }
+                        Interlocked.Increment(ref series.BucketCounts[i]);
+                        break;
                     }
                 }
-                else if (_setsValue)
-                {
-                    series.Value = value;
-                }
-                else
-                {
-                    series.Value += value;
-                }
+            }
+            else if (_setsValue)
+            {
+                Volatile.Write(ref series.Value, value);
+            }
+            else
+            {
+                series.Add(value);
             }
         }
 
@@ -139,25 +144,27 @@ public sealed class PrometheusExporter : IDisposable
             var name = _kind == Kind.Counter ? Name + "_total" : Name;
             text.Append("# HELP ").Append(name).Append(' ').Append(_help).Append('\n');
             text.Append("# TYPE ").Append(name).Append(' ').Append(typeName).Append('\n');
-            foreach (var (labels, series) in _series.OrderBy(s => s.Key, StringComparer.Ordinal))
+            foreach (var series in _series.Values.OrderBy(s => s.Labels, StringComparer.Ordinal))
             {
-                lock (series)
+                var labels = series.Labels;
+                if (_kind != Kind.Histogram)
                 {
-                    if (_kind != Kind.Histogram)
-                    {
-                        Sample(text, name, labels, series.Value);
-                        continue;
-                    }
-
-                    for (var i = 0; i < Buckets.Length; i++)
-                    {
-                        Sample(text, name + "_bucket", Join(labels, "le=\"" + Number(Buckets[i]) + "\""), series.BucketCounts[i]);
-                    }
-
-                    Sample(text, name + "_bucket", Join(labels, "le=\"+Inf\""), series.Count);
-                    Sample(text, name + "_sum", labels, series.Value);
-                    Sample(text, name + "_count", labels, series.Count);
+                    Sample(text, name, labels, Volatile.Read(ref series.Value));
+                    continue;
                 }
+
+                // Buckets are stored non-cumulatively (one increment per measurement) and summed here.
+                long cumulative = 0;
+                for (var i = 0; i < Buckets.Length; i++)
+                {
+                    cumulative += Interlocked.Read(ref series.BucketCounts[i]);
+                    Sample(text, name + "_bucket", Join(labels, "le=\"" + Number(Buckets[i]) + "\""), cumulative);
+                }
+
+                var count = Interlocked.Read(ref series.Count);
+                Sample(text, name + "_bucket", Join(labels, "le=\"+Inf\""), count);
+                Sample(text, name + "_sum", labels, Volatile.Read(ref series.Value));
+                Sample(text, name + "_count", labels, count);
             }
         }
 
@@ -175,6 +182,8 @@ public sealed class PrometheusExporter : IDisposable
         private static string Join(string labels, string extra) => labels.Length == 0 ? extra : labels + "," + extra;
 
         private static string Number(double value) => value.ToString("R", CultureInfo.InvariantCulture);
+
+        internal static string LabelsOf(ReadOnlySpan<KeyValuePair<string, object?>> tags) => Labels(tags);
 
         private static string Labels(ReadOnlySpan<KeyValuePair<string, object?>> tags)
         {
@@ -199,12 +208,39 @@ public sealed class PrometheusExporter : IDisposable
         }
     }
 
-    private sealed class Series(int buckets)
+    /// <summary>Up to three tags as a value key; more tags fall back to their label text.</summary>
+    private readonly record struct SeriesKey(object? K1, object? V1, object? K2, object? V2, object? K3, object? V3)
     {
-        public double Value { get; set; }
+        public static SeriesKey From(ReadOnlySpan<KeyValuePair<string, object?>> tags) => tags.Length switch
+        {
+            0 => default,
+            1 => new(tags[0].Key, tags[0].Value, null, null, null, null),
+            2 => new(tags[0].Key, tags[0].Value, tags[1].Key, tags[1].Value, null, null),
+            3 => new(tags[0].Key, tags[0].Value, tags[1].Key, tags[1].Value, tags[2].Key, tags[2].Value),
+            _ => new(Family.LabelsOf(tags), null, null, null, null, null),
+        };
+    }
 
-        public long Count { get; set; }
+    private sealed class Series(int buckets, string labels)
+    {
+        public string Labels { get; } = labels;
 
-        public long[] BucketCounts { get; } = new long[buckets];
+        // Fields, not properties: updated with Interlocked.
+#pragma warning disable SA1401, CA1051
+        public double Value;
+        public long Count;
+        public readonly long[] BucketCounts = new long[buckets];
+#pragma warning restore SA1401, CA1051
+
+        public void Add(double amount)
+        {
+            double current, updated;
+            do
+            {
+                current = Volatile.Read(ref Value);
+                updated = current + amount;
+            }
+            while (Interlocked.CompareExchange(ref Value, updated, current) != current);
+        }
     }
 }

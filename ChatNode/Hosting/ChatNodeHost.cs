@@ -55,7 +55,9 @@ public static class ChatNodeHost
 
     public static WebApplication Build(string[] args, IDictionary<string, string?>? overrides = null, Action<WebApplicationBuilder>? configure = null)
     {
-        var builder = WebApplication.CreateSlimBuilder(args);
+        // The content root is the binary's folder: configuration files sit there, and the file watcher behind
+        // reloadable configuration does not watch (and wake up for) whatever folder the node was started in.
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
         AddChatNodeConfiguration(builder.Configuration, overrides);
         builder.Logging.AddSimpleConsole(o =>
         {

@@ -45,7 +45,8 @@ public static class DirectBench
         var ackLatency = new LongConcurrentHistogram(1, TimeStamp.Seconds(60), 3);
         var deliveryLatency = new LongConcurrentHistogram(1, TimeStamp.Seconds(60), 3);
         var confirmed = new ConcurrentDictionary<string, byte>();
-        long sent = 0, failed = 0, delivered = 0, unexpected = 0;
+        var deliveredIds = new ConcurrentDictionary<string, byte>();
+        long sent = 0, failed = 0, delivered = 0;
         using var stopReceiving = new CancellationTokenSource();
         var receivers = recipients.Select(r => Task.Run(async () =>
         {
@@ -56,10 +57,7 @@ public static class DirectBench
                     var sentAt = long.Parse(message.Text.AsSpan(0, message.Text.IndexOf(' ', StringComparison.Ordinal)), CultureInfo.InvariantCulture);
                     deliveryLatency.RecordValue(Math.Max(1, Stopwatch.GetTimestamp() - sentAt));
                     Interlocked.Increment(ref delivered);
-                    if (!confirmed.ContainsKey(message.MessageId))
-                    {
-                        Interlocked.Increment(ref unexpected);
-                    }
+                    deliveredIds.TryAdd(message.MessageId, 0);
                 }
             }
             catch (OperationCanceledException)
@@ -109,10 +107,17 @@ public static class DirectBench
         await stopReceiving.CancelAsync();
         await Task.WhenAll(receivers);
 
-        var lost = confirmed.Count - Interlocked.Read(ref delivered) + Interlocked.Read(ref unexpected);
+        // Completeness: each confirmed message reached its recipient; the client library already dropped duplicates.
+        var lostIds = confirmed.Keys.Where(id => !deliveredIds.ContainsKey(id)).ToArray();
+        var lost = lostIds.Length;
         var duplicates = recipients.Sum(r => r.DuplicatesDropped);
         Console.WriteLine();
-        Console.WriteLine($"sent {sent:N0}, confirmed {confirmed.Count:N0}, failed {failed:N0}, delivered {delivered:N0}, lost {Math.Max(0, lost):N0}, duplicates dropped by clients {duplicates:N0}");
+        Console.WriteLine($"sent {sent:N0}, confirmed {confirmed.Count:N0}, failed {failed:N0}, delivered {delivered:N0}, lost {lost:N0}, duplicates dropped by clients {duplicates:N0}");
+        foreach (var id in lostIds.Take(20))
+        {
+            Console.WriteLine($"  lost: message {id}");
+        }
+
         Console.WriteLine($"throughput: {delivered / elapsed:N0} delivered/s over {elapsed:0.0}s ({confirmed.Count / sendSeconds:N0} confirmed/s while sending)");
         Console.WriteLine($"send->SUCCESS  ms: {Percentiles(ackLatency)}");
         Console.WriteLine($"send->delivery ms: {Percentiles(deliveryLatency)}");

@@ -36,7 +36,9 @@ internal sealed class RedisInboxStore : IInboxStore
 
         return _retry.RunAsync("inbox.add", async () =>
         {
-            var db = Db;
+            // One batch: the client writes all commands to each master in one go instead of contending for
+            // the connection once per command.
+            var batch = Db.CreateBatch();
             var keys = new RedisKey[clients.Count];
             var writes = new Task[clients.Count * 2];
             var i = 0;
@@ -44,10 +46,11 @@ internal sealed class RedisInboxStore : IInboxStore
             {
                 var key = RedisKeys.Inbox(client);
                 keys[i / 2] = key;
-                writes[i++] = db.SortedSetAddAsync(key, entry.DeliveryId, entry.Score);
-                writes[i++] = db.KeyExpireAsync(key, _options.MessageTtl);
+                writes[i++] = batch.SortedSetAddAsync(key, entry.DeliveryId, entry.Score);
+                writes[i++] = batch.KeyExpireAsync(key, _options.MessageTtl);
             }
 
+            batch.Execute();
             await Task.WhenAll(writes).ConfigureAwait(false);
             await _replicas.EnsureAsync(keys).ConfigureAwait(false);
         }, cancellationToken);

@@ -76,7 +76,9 @@ internal sealed class RedisMessageStore : IMessageStore
     public Task<IReadOnlyList<StoredMessage?>> GetMessagesAsync(IReadOnlyList<(string ChatId, long Seq)> keys, CancellationToken cancellationToken) =>
         _retry.RunAsync("message.get", async () =>
         {
-            var reads = keys.Select(k => Db.HashGetAsync(RedisKeys.Message(k.ChatId, k.Seq), Fields)).ToArray();
+            var batch = Db.CreateBatch();
+            var reads = keys.Select(k => batch.HashGetAsync(RedisKeys.Message(k.ChatId, k.Seq), Fields)).ToArray();
+            batch.Execute();
             await Task.WhenAll(reads).ConfigureAwait(false);
             var messages = new StoredMessage?[keys.Count];
             for (var i = 0; i < keys.Count; i++)

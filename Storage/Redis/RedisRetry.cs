@@ -34,7 +34,9 @@ internal sealed class RedisRetry
             cancellationToken.ThrowIfCancellationRequested();
             try
             {
-                var result = await action().WaitAsync(cancellationToken).ConfigureAwait(false);
+                // No WaitAsync(token): every request of a connection shares its token, and registering on it per
+                // store call contends on the token's lock. Commands time out by themselves (CommandTimeout).
+                var result = await action().ConfigureAwait(false);
                 _metrics.RecordOperation(operation, _time.GetElapsedTime(started), ok: true);
                 return result;
             }
