@@ -58,7 +58,7 @@ public sealed class TokenService
 
         var signed = token[..lastDot];
         Span<byte> signature = stackalloc byte[64];
-        if (!Base64Url.TryDecodeFromChars(token.AsSpan(lastDot + 1), signature, out var signatureLength)
+        if (!TryDecode(token.AsSpan(lastDot + 1), signature, out var signatureLength)
             || !CryptographicOperations.FixedTimeEquals(signature[..signatureLength], Sign(signed)))
         {
             reason = "bad token signature";
@@ -91,6 +91,20 @@ public sealed class TokenService
         identity = new TokenIdentity(payload.U!, payload.C!, expiresAt);
         reason = "";
         return true;
+    }
+
+    // TryDecodeFromChars still throws on characters outside the alphabet; a token is untrusted input.
+    private static bool TryDecode(ReadOnlySpan<char> text, Span<byte> destination, out int written)
+    {
+        try
+        {
+            return Base64Url.TryDecodeFromChars(text, destination, out written);
+        }
+        catch (FormatException)
+        {
+            written = 0;
+            return false;
+        }
     }
 
     private byte[] Sign(string signed) => HMACSHA256.HashData(_key, Encoding.UTF8.GetBytes(signed));

@@ -45,7 +45,7 @@ public static class ChatAssert
         {
             await action();
         }
-        catch (Client.ChatErrorException ex)
+        catch (global::ChatNode.Client.ChatErrorException ex)
         {
             return ex.Code;
         }

@@ -21,8 +21,8 @@ public sealed class AuthorizationTests
         var user = TestEnvironment.NewId("mallory");
         var valid = _node.Token(user, "phone");
         var forged = valid[..^4] + (valid[^4..] == "AAAA" ? "BBBB" : "AAAA");
-        var otherSecret = new Auth.TokenService(
-            Microsoft.Extensions.Options.Options.Create(new Auth.AuthOptions { Secret = "some-other-cluster-secret-xyz" }), TimeProvider.System).Mint(user, "phone", TimeSpan.FromHours(1));
+        var otherSecret = new global::ChatNode.Auth.TokenService(
+            Microsoft.Extensions.Options.Options.Create(new global::ChatNode.Auth.AuthOptions { Secret = "some-other-cluster-secret-xyz" }), TimeProvider.System).Mint(user, "phone", TimeSpan.FromHours(1));
         var expired = _node.Tokens.Mint(user, "phone", TimeSpan.FromSeconds(-5));
 
         foreach (var (token, what) in new[] { ((string?)null, "missing"), (forged, "forged signature"), (otherSecret, "other secret"), (expired, "expired"), ("garbage", "garbage") })

@@ -74,7 +74,7 @@ public sealed class OfflineInboxTests
                 await a.SendMessageAsync(chatId, $"new{i}");
             }
         });
-        await using var b = await Client.ChatClient.ConnectAsync(_node.ClientOptions(bob, "phone"));
+        await using var b = await global::ChatNode.Client.ChatClient.ConnectAsync(_node.ClientOptions(bob, "phone"));
         await sender;
         var messages = await ChatAssert.ReceiveAsync(b.Messages, 40, "old and new messages");
         Assert.That(messages.Take(20).Select(m => m.Text), Is.EqualTo(Enumerable.Range(0, 20).Select(i => $"old{i}")));

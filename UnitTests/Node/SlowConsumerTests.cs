@@ -39,7 +39,7 @@ public sealed class SlowConsumerTests
             sent.AddRange(batch.Select(r => r.MessageId));
         }
 
-        await using var b = await Client.ChatClient.ConnectAsync(node.ClientOptions(bob, "phone"));
+        await using var b = await global::ChatNode.Client.ChatClient.ConnectAsync(node.ClientOptions(bob, "phone"));
         var received = await ChatAssert.ReceiveAsync(b.Messages, sent.Count, $"all {sent.Count} messages after reconnecting", TimeSpan.FromSeconds(60));
         Assert.That(received.Select(m => m.MessageId), Is.EquivalentTo(sent));
     }
