@@ -1,5 +1,4 @@
 using System.Net.WebSockets;
-using System.Threading.Channels;
 using ChatNode.Diagnostics;
 using ChatNode.Hosting;
 using ChatNode.Storage;
@@ -8,8 +7,9 @@ namespace ChatNode.Connections;
 
 /// <summary>
 /// One client's WebSocket. Producers (command handlers, fan-out, replay, redelivery) never await the socket: they
-/// enqueue shared frame bytes into an unbounded channel whose queued bytes are capped by
-/// <see cref="ChatNodeOptions.OutboundBudgetBytes"/>; one writer loop owns all sends. A connection over budget, or
+/// enqueue shared frame bytes into a queue whose queued bytes are capped by
+/// <see cref="ChatNodeOptions.OutboundBudgetBytes"/>; one writer loop owns all sends. The queue is allocated on first
+/// use and an idle writer waits on a single completion source, so an idle connection costs a few hundred bytes here. A connection over budget, or
 /// with too many unacknowledged pushes, is evicted as a slow consumer: its queue is dropped (the messages stay in
 /// its inbox) and it is closed with <see cref="CloseCode.SlowConsumer"/>.
 /// Pushes are held while the inbox replays, so a client sees its stored inbox before anything newer.
@@ -23,8 +23,8 @@ public sealed class ClientConnection : IDisposable
     private readonly ChatNodeOptions _options;
     private readonly ChatMetrics _metrics;
     private readonly TimeProvider _time;
-    private readonly Channel<OutboundFrame> _outbound = Channel.CreateUnbounded<OutboundFrame>(
-        new UnboundedChannelOptions { SingleReader = true, SingleWriter = false, AllowSynchronousContinuations = false });
+    private Queue<OutboundFrame>? _outbound;
+    private TaskCompletionSource? _writerWake;
     private readonly CancellationTokenSource _abort = new();
     private readonly object _gate = new();
     private long _queuedBytes;
@@ -263,26 +263,49 @@ public sealed class ClientConnection : IDisposable
     public async Task RunWriterAsync()
     {
         var type = FrameCodec.MessageType(Encoding);
-        var reader = _outbound.Reader;
         try
         {
-            while (await reader.WaitToReadAsync(_abort.Token).ConfigureAwait(false))
+            while (true)
             {
-                while (!Volatile.Read(ref _dropQueue) && reader.TryRead(out var frame))
+                OutboundFrame? frame = null;
+                Task? wake = null;
+                lock (_gate)
                 {
-                    var bytes = frame.Bytes(Encoding);
-                    await _socket.SendAsync(bytes, type, endOfMessage: true, _abort.Token).ConfigureAwait(false);
-                    _metrics.FrameSent(bytes.Length);
-                    Released(bytes.Length);
-                }
-
-                if (Volatile.Read(ref _dropQueue))
-                {
-                    while (reader.TryRead(out var dropped))
+                    if (_dropQueue && _outbound is { Count: > 0 })
                     {
-                        Released(dropped.Bytes(Encoding).Length);
+                        foreach (var dropped in _outbound)
+                        {
+                            Interlocked.Add(ref _queuedBytes, -dropped.Bytes(Encoding).Length);
+                        }
+
+                        _outbound.Clear();
+                    }
+
+                    if (_outbound is { Count: > 0 })
+                    {
+                        frame = _outbound.Dequeue();
+                    }
+                    else if (_closing)
+                    {
+                        break;
+                    }
+                    else
+                    {
+                        _writerWake = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                        wake = _writerWake.Task;
                     }
                 }
+
+                if (frame is null)
+                {
+                    await wake!.WaitAsync(_abort.Token).ConfigureAwait(false);
+                    continue;
+                }
+
+                var bytes = frame.Bytes(Encoding);
+                await _socket.SendAsync(bytes, type, endOfMessage: true, _abort.Token).ConfigureAwait(false);
+                _metrics.FrameSent(bytes.Length);
+                Released(bytes.Length);
             }
 
             if (_socket.State is WebSocketState.Open or WebSocketState.CloseReceived)
@@ -317,12 +340,21 @@ public sealed class ClientConnection : IDisposable
             return false;
         }
 
-        if (!_outbound.Writer.TryWrite(frame))
+        TaskCompletionSource? wake;
+        lock (_gate)
         {
-            Interlocked.Add(ref _queuedBytes, -size);
-            return false;
+            if (_closing)
+            {
+                Interlocked.Add(ref _queuedBytes, -size);
+                return false;
+            }
+
+            (_outbound ??= new Queue<OutboundFrame>(4)).Enqueue(frame);
+            wake = _writerWake;
+            _writerWake = null;
         }
 
+        wake?.TrySetResult();
         return true;
     }
 
@@ -394,8 +426,9 @@ public sealed class ClientConnection : IDisposable
         _held = null;
         _roomWaiter?.TrySetResult();
         _roomWaiter = null;
-        Volatile.Write(ref _dropQueue, dropQueue);
-        _outbound.Writer.TryComplete();
+        _dropQueue = dropQueue;
+        _writerWake?.TrySetResult();
+        _writerWake = null;
         _abort.CancelAfter(deadline);
     }
 }

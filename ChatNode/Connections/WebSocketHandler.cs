@@ -133,7 +133,7 @@ public sealed class WebSocketHandler : IDisposable
         _metrics.ConnectionOpened();
         ChatLog.ConnectionOpened(_logger, connection.Id, connection.Address.ToString(), connection.Encoding.ToString());
         // Node shutdown closes connections through ConnectionDrainer, gracefully; only the connection's own abort cancels here.
-        using var stop = CancellationTokenSource.CreateLinkedTokenSource(connection.Aborted);
+        var stop = connection.Aborted;
         var writer = connection.RunWriterAsync();
         _registry.Add(connection)?.Close(CloseCode.SessionReplaced, "the same client connected again");
         connection.Send(new OutboundFrame(new ServerFrame
@@ -153,12 +153,12 @@ public sealed class WebSocketHandler : IDisposable
             connection,
             Clamp(identity.ExpiresAt - _time.GetUtcNow()),
             Timeout.InfiniteTimeSpan);
-        var replay = ReplayAsync(connection, stop.Token);
+        var replay = ReplayAsync(connection, stop);
         using var requests = new RequestTracker(_options.MaxInFlightRequests);
         var reason = "client closed";
         try
         {
-            reason = await ReceiveLoopAsync(connection, requests, stop.Token).ConfigureAwait(false);
+            reason = await ReceiveLoopAsync(connection, requests, stop).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is OperationCanceledException or WebSocketException or IOException)
         {
