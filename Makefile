@@ -21,5 +21,6 @@ test: install
 run: services
 	@scripts/run-node.sh
 
-load: services
-	@eval "$$($(SERVICES) env)" && dotnet run -c Release --project LoadTests -- bench
+# A short 1:1 benchmark against a node started for it (scripts/bench.sh starts and stops the node).
+load: install
+	@scripts/bench.sh direct --pairs 200 --window 10 --duration 15s

@@ -36,7 +36,8 @@ public static class Program
           chatnode [serve] [--Node:Listen=http://127.0.0.1:8080] [--Section:Key=value ...]
           chatnode token --user USER --client CLIENT [--ttl 24h]
         settings come from appsettings.json, environment variables (Node__Listen, Storage__Redis__Endpoints,
-        Auth__Secret, or the short CHATNODE_LISTEN, CHATNODE_REDIS, CHATNODE_SECRET) and --Section:Key=value.
+        Auth__Secret, or the short CHATNODE_LISTEN, CHATNODE_REDIS, CHATNODE_SECRET, CHATNODE_NODE_ID) and
+        --Section:Key=value, which wins over all of them.
         """;
 
     private static async Task<int> ServeAsync(string[] args)

@@ -59,6 +59,9 @@ public static class ChatNodeHost
         // reloadable configuration does not watch (and wake up for) whatever folder the node was started in.
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
         AddChatNodeConfiguration(builder.Configuration, overrides);
+
+        // Command-line settings win over everything, the short CHATNODE_* variables included.
+        builder.Configuration.AddCommandLine(args);
         builder.Logging.AddSimpleConsole(o =>
         {
             o.SingleLine = true;

@@ -7,11 +7,12 @@ using Microsoft.Extensions.Options;
 namespace ChatNode.Hosting;
 
 /// <summary>
-/// On stop, before Kestrel stops: closes every connection with <see cref="CloseCode.Shutdown"/> after flushing what
-/// is queued, and waits (up to <see cref="ChatNodeOptions.ShutdownTimeout"/>) for them to end. What is unacknowledged
-/// stays in the inboxes. Idempotent.
+/// On stop, before any hosted service stops (Kestrel included, which would otherwise wait for the WebSockets and then
+/// abort them): closes every connection with <see cref="CloseCode.Shutdown"/> after flushing what is queued, and
+/// waits (up to <see cref="ChatNodeOptions.ShutdownTimeout"/>) for them to end. What is unacknowledged stays in the
+/// inboxes. Idempotent.
 /// </summary>
-internal sealed class ConnectionDrainer : IHostedService
+internal sealed class ConnectionDrainer : IHostedLifecycleService
 {
     private readonly ConnectionRegistry _registry;
     private readonly ChatNodeOptions _options;
@@ -26,9 +27,18 @@ internal sealed class ConnectionDrainer : IHostedService
         _logger = logger;
     }
 
+    public Task StartingAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
     public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
-    public async Task StopAsync(CancellationToken cancellationToken)
+    public Task StartedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public Task StoppedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    /// <summary>Runs before every hosted service's StopAsync, so connections close while Kestrel still serves them.</summary>
+    public async Task StoppingAsync(CancellationToken cancellationToken)
     {
         var connections = _registry.Snapshot();
         ChatLog.ClosingConnections(_logger, connections.Count);

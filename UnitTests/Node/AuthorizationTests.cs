@@ -38,6 +38,13 @@ public sealed class AuthorizationTests
     }
 
     [Test]
+    public async Task A_connection_is_closed_with_4004_when_its_token_expires()
+    {
+        await using var socket = await RawSocket.ConnectAsync(_node.WsUrl, _node.Tokens.Mint(TestEnvironment.NewId("brief"), "phone", TimeSpan.FromSeconds(2)));
+        Assert.That(await socket.ClosedAsync(), Is.EqualTo(4004));
+    }
+
+    [Test]
     public async Task A_non_participant_may_not_send_and_a_removed_participant_stops_receiving()
     {
         var (alice, bob, eve) = (TestEnvironment.NewId("alice"), TestEnvironment.NewId("bob"), TestEnvironment.NewId("eve"));

@@ -31,7 +31,8 @@ public sealed class SlowConsumerTests
         var text = new string('x', 16_000);
         var sent = new List<string>();
         var deadline = DateTime.UtcNow.AddSeconds(60);
-        while (registry.Find(new ClientAddress(bob, "phone")) is not null)
+        // Evicted means closing: the registry keeps the connection until its close deadline (2 s) passed.
+        while (registry.Find(new ClientAddress(bob, "phone")) is { IsClosing: false })
         {
             Assert.That(sent, Has.Count.LessThan(3000), "bob was not evicted after 3,000 messages");
             Assert.That(DateTime.UtcNow, Is.LessThan(deadline), "bob was not evicted within 60 s");
@@ -39,6 +40,7 @@ public sealed class SlowConsumerTests
             sent.AddRange(batch.Select(r => r.MessageId));
         }
 
+        Assert.That(registry.Find(new ClientAddress(bob, "phone"))?.CloseCode ?? CloseCode.SlowConsumer, Is.EqualTo(CloseCode.SlowConsumer));
         await using var b = await global::ChatNode.Client.ChatClient.ConnectAsync(node.ClientOptions(bob, "phone"));
         var received = await ChatAssert.ReceiveAsync(b.Messages, sent.Count, $"all {sent.Count} messages after reconnecting", TimeSpan.FromSeconds(60));
         Assert.That(received.Select(m => m.MessageId), Is.EquivalentTo(sent));
