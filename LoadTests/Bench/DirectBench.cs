@@ -65,7 +65,9 @@ public static class DirectBench
             }
         }, CancellationToken.None)).ToArray();
 
-        var cpuBefore = options.WatchPids.ToDictionary(p => p, ProcessStats.CpuSeconds);
+        // The load generator shares the machine: report its own CPU too.
+        var watched = options.WatchPids.Append(Environment.ProcessId).Distinct().ToArray();
+        var cpuBefore = watched.ToDictionary(p => p, ProcessStats.CpuSeconds);
         using var stopSending = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         stopSending.CancelAfter(options.Duration);
         var clock = Stopwatch.StartNew();
@@ -101,7 +103,7 @@ public static class DirectBench
         }
 
         var elapsed = clock.Elapsed.TotalSeconds;
-        var cpu = options.WatchPids.ToDictionary(p => p, p => ProcessStats.CpuSeconds(p) - cpuBefore[p]);
+        var cpu = watched.ToDictionary(p => p, p => ProcessStats.CpuSeconds(p) - cpuBefore[p]);
         await stopSending.CancelAsync();
         await progress;
         await stopReceiving.CancelAsync();
@@ -123,13 +125,14 @@ public static class DirectBench
         Console.WriteLine($"send->delivery ms: {Percentiles(deliveryLatency)}");
         foreach (var (pid, seconds) in cpu)
         {
-            Console.WriteLine($"cpu {ProcessStats.Name(pid)}[{pid}]: {seconds:0.00}s = {seconds / elapsed * 100:0}% of a core, {(delivered > 0 ? seconds * 1e6 / delivered : 0):0.0} us per delivered message");
+            var role = pid == Environment.ProcessId ? " (load generator)" : "";
+            Console.WriteLine($"cpu {ProcessStats.Name(pid)}[{pid}]{role}: {seconds:0.00}s = {seconds / elapsed * 100:0}% of a core, {(delivered > 0 ? seconds * 1e6 / delivered : 0):0.0} us per delivered message");
         }
 
         if (cpu.Count > 0)
         {
-            var total = cpu.Values.Sum();
-            Console.WriteLine($"cpu watched total: {total * 1e6 / Math.Max(1, delivered):0.0} us per delivered message");
+            var total = cpu.Where(c => c.Key != Environment.ProcessId).Sum(c => c.Value);
+            Console.WriteLine($"cpu node and store: {total * 1e6 / Math.Max(1, delivered):0.0} us per delivered message");
         }
 
         await Task.WhenAll(senders.Concat(recipients).Select(c => c.DisposeAsync().AsTask()));
