@@ -10,6 +10,9 @@ public static class TestEnvironment
             ? value
             : string.Join(',', Enumerable.Range(7101, 6).Select(p => $"127.0.0.1:{p}"));
 
+    public static string EtcdEndpoint =>
+        Environment.GetEnvironmentVariable("CHATNODE_ETCD") is { Length: > 0 } value ? value : "http://127.0.0.1:2479";
+
     public static string BuildDirectory =>
         Environment.GetEnvironmentVariable("CHATNODE_BUILD") is { Length: > 0 } value
             ? value

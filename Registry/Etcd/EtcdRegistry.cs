@@ -1,0 +1,366 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using ChatNode.Registry.Ring;
+using Etcdserverpb;
+using Google.Protobuf;
+using Grpc.Core;
+using Grpc.Net.Client;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace ChatNode.Registry.Etcd;
+
+/// <summary>
+/// Membership in etcd. Each node puts <c>&lt;prefix&gt;&lt;nodeId&gt;</c> (a JSON <see cref="NodeInfo"/>) under a lease
+/// of <see cref="RegistryOptions.LeaseTtl"/> kept alive at a third of the TTL; every node lists the prefix and then
+/// watches it from the next revision, publishing a new <see cref="RingSnapshot"/> per change with the etcd revision as
+/// its epoch. When etcd is unreachable the last snapshot stays in force; the watch re-lists and the registration
+/// re-grants a lease and re-puts the record once etcd answers again. Both loops are owned here and stopped by
+/// <see cref="DisposeAsync"/>.
+/// </summary>
+public sealed class EtcdRegistry : IClusterRegistry
+{
+    private readonly RegistryOptions _options;
+    private readonly ILogger<EtcdRegistry> _logger;
+    private readonly GrpcChannel _channel;
+    private readonly KV.KVClient _kv;
+    private readonly Lease.LeaseClient _lease;
+    private readonly Watch.WatchClient _watch;
+    private readonly CancellationTokenSource _stop = new();
+    private readonly TaskCompletionSource _firstSnapshot = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly object _gate = new();
+    private RingSnapshot _current = RingSnapshot.Empty;
+    private NodeInfo? _self;
+    private long _leaseId;
+    private Task _watchLoop = Task.CompletedTask;
+    private Task _registrationLoop = Task.CompletedTask;
+    private CancellationTokenSource? _registration;
+
+    public EtcdRegistry(IOptions<RegistryOptions> options, ILogger<EtcdRegistry> logger)
+    {
+        _options = options.Value;
+        _logger = logger;
+        _channel = GrpcChannel.ForAddress(_options.Endpoints.Split(',')[0].Trim());
+        _kv = new KV.KVClient(_channel);
+        _lease = new Lease.LeaseClient(_channel);
+        _watch = new Watch.WatchClient(_channel);
+    }
+
+    public RingSnapshot Current => Volatile.Read(ref _current);
+
+    public event Action<RingSnapshot>? Changed;
+
+    private ByteString PrefixKey => ByteString.CopyFromUtf8(_options.Prefix);
+
+    // The range end of a prefix is the prefix with its last byte incremented ('/' + 1 = '0').
+    private ByteString PrefixEnd => ByteString.CopyFromUtf8(_options.Prefix[..^1] + (char)(_options.Prefix[^1] + 1));
+
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        _watchLoop = WatchLoopAsync(_stop.Token);
+        try
+        {
+            await _firstSnapshot.Task.WaitAsync(_options.StartTimeout, cancellationToken).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            RegistryLog.StartTimedOut(_logger, (int)_options.StartTimeout.TotalMilliseconds);
+        }
+    }
+
+    public Task RegisterAsync(NodeInfo self, CancellationToken cancellationToken)
+    {
+        lock (_gate)
+        {
+            _self = self;
+            if (_registration is null)
+            {
+                _registration = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token);
+                _registrationLoop = RegistrationLoopAsync(_registration.Token);
+            }
+        }
+
+        return WaitUntilListedAsync(self.NodeId, cancellationToken);
+    }
+
+    public async Task SetStateAsync(NodeState state, CancellationToken cancellationToken)
+    {
+        NodeInfo self;
+        long lease;
+        lock (_gate)
+        {
+            if (_self is null)
+            {
+                return;
+            }
+
+            _self = self = _self with { State = state };
+            lease = _leaseId;
+        }
+
+        if (lease != 0)
+        {
+            await PutSelfAsync(self, lease, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    public async Task DeregisterAsync(CancellationToken cancellationToken)
+    {
+        CancellationTokenSource? registration;
+        long lease;
+        string? nodeId;
+        lock (_gate)
+        {
+            registration = _registration;
+            _registration = null;
+            lease = _leaseId;
+            _leaseId = 0;
+            nodeId = _self?.NodeId;
+        }
+
+        if (registration is null)
+        {
+            return;
+        }
+
+        await registration.CancelAsync().ConfigureAwait(false);
+        await _registrationLoop.ConfigureAwait(false);
+        registration.Dispose();
+        if (lease != 0)
+        {
+            try
+            {
+                // Revoking the lease deletes the record at once: the others drop this node without waiting for the TTL.
+                await _lease.LeaseRevokeAsync(new LeaseRevokeRequest { ID = lease }, deadline: DateTime.UtcNow.AddSeconds(3), cancellationToken: cancellationToken)
+                    .ConfigureAwait(false);
+                RegistryLog.Deregistered(_logger, nodeId ?? "?");
+            }
+            catch (RpcException)
+            {
+                // etcd unreachable: the lease expires by itself within its TTL.
+            }
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await DeregisterAsync(CancellationToken.None).ConfigureAwait(false);
+        await _stop.CancelAsync().ConfigureAwait(false);
+        await Task.WhenAll(_watchLoop, _registrationLoop).ConfigureAwait(false);
+        _stop.Dispose();
+        _channel.Dispose();
+    }
+
+    /// <summary>Stops every loop without revoking the lease, as a killed process would. For fault tests only.</summary>
+    internal async Task AbandonForTestsAsync()
+    {
+        lock (_gate)
+        {
+            _registration = null;
+            _leaseId = 0;
+        }
+
+        await _stop.CancelAsync().ConfigureAwait(false);
+        await Task.WhenAll(_watchLoop, _registrationLoop).ConfigureAwait(false);
+    }
+
+    private async Task WaitUntilListedAsync(string nodeId, CancellationToken cancellationToken)
+    {
+        var listed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        void OnChanged(RingSnapshot snapshot)
+        {
+            if (snapshot.Find(nodeId) is not null)
+            {
+                listed.TrySetResult();
+            }
+        }
+
+        Changed += OnChanged;
+        try
+        {
+            OnChanged(Current);
+            await listed.Task.WaitAsync(_options.StartTimeout, cancellationToken).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            RegistryLog.StartTimedOut(_logger, (int)_options.StartTimeout.TotalMilliseconds);
+        }
+        finally
+        {
+            Changed -= OnChanged;
+        }
+    }
+
+    private async Task WatchLoopAsync(CancellationToken stop)
+    {
+        await Task.Yield();
+        var delay = 100;
+        while (!stop.IsCancellationRequested)
+        {
+            try
+            {
+                var range = await _kv.RangeAsync(new RangeRequest { Key = PrefixKey, RangeEnd = PrefixEnd }, cancellationToken: stop).ConfigureAwait(false);
+                var members = new Dictionary<string, NodeInfo>(StringComparer.Ordinal);
+                foreach (var kv in range.Kvs)
+                {
+                    Apply(members, kv.Key.ToStringUtf8(), kv.Value, put: true);
+                }
+
+                Publish(range.Header.Revision, members);
+                using var call = _watch.Watch(cancellationToken: stop);
+                await call.RequestStream.WriteAsync(new WatchRequest
+                {
+                    CreateRequest = new WatchCreateRequest { Key = PrefixKey, RangeEnd = PrefixEnd, StartRevision = range.Header.Revision + 1 },
+                }, stop).ConfigureAwait(false);
+                delay = 100;
+                while (await call.ResponseStream.MoveNext(stop).ConfigureAwait(false))
+                {
+                    var response = call.ResponseStream.Current;
+                    if (response.Canceled || response.CompactRevision > 0)
+                    {
+                        break;
+                    }
+
+                    foreach (var change in response.Events)
+                    {
+                        Apply(members, change.Kv.Key.ToStringUtf8(), change.Kv.Value, change.Type == Mvccpb.Event.Types.EventType.Put);
+                    }
+
+                    if (response.Events.Count > 0)
+                    {
+                        Publish(response.Header.Revision, members);
+                    }
+                }
+            }
+            catch (Exception ex) when (!stop.IsCancellationRequested && ex is RpcException or IOException or HttpRequestException or InvalidOperationException)
+            {
+                RegistryLog.WatchFailed(_logger, Current.Epoch, delay, ex);
+                await DelayAsync(delay, stop).ConfigureAwait(false);
+                delay = Math.Min(delay * 2, 2000);
+            }
+            catch (OperationCanceledException) when (stop.IsCancellationRequested)
+            {
+            }
+            catch (RpcException) when (stop.IsCancellationRequested)
+            {
+            }
+        }
+    }
+
+    private async Task RegistrationLoopAsync(CancellationToken stop)
+    {
+        await Task.Yield();
+        var ttlSeconds = Math.Max(2, (long)_options.LeaseTtl.TotalSeconds);
+        var delay = 100;
+        while (!stop.IsCancellationRequested)
+        {
+            try
+            {
+                var grant = await _lease.LeaseGrantAsync(new LeaseGrantRequest { TTL = ttlSeconds }, cancellationToken: stop).ConfigureAwait(false);
+                NodeInfo self;
+                lock (_gate)
+                {
+                    _leaseId = grant.ID;
+                    self = _self!;
+                }
+
+                await PutSelfAsync(self, grant.ID, stop).ConfigureAwait(false);
+                RegistryLog.Registered(_logger, self.NodeId, self.Generation, grant.ID);
+                delay = 100;
+                using var keepAlive = _lease.LeaseKeepAlive(cancellationToken: stop);
+                while (!stop.IsCancellationRequested)
+                {
+                    await keepAlive.RequestStream.WriteAsync(new LeaseKeepAliveRequest { ID = grant.ID }, stop).ConfigureAwait(false);
+                    using var answer = CancellationTokenSource.CreateLinkedTokenSource(stop);
+                    answer.CancelAfter(TimeSpan.FromSeconds(ttlSeconds));
+                    if (!await keepAlive.ResponseStream.MoveNext(answer.Token).ConfigureAwait(false) || keepAlive.ResponseStream.Current.TTL <= 0)
+                    {
+                        throw new InvalidOperationException($"lease {grant.ID:x} expired");
+                    }
+
+                    await Task.Delay(TimeSpan.FromSeconds(ttlSeconds / 3.0), stop).ConfigureAwait(false);
+                }
+            }
+            catch (Exception ex) when (!stop.IsCancellationRequested && ex is RpcException or IOException or HttpRequestException or InvalidOperationException or OperationCanceledException)
+            {
+                RegistryLog.RegistrationLost(_logger, _self?.NodeId ?? "?", delay, ex);
+                await DelayAsync(delay, stop).ConfigureAwait(false);
+                delay = Math.Min(delay * 2, 1000);
+            }
+            catch (OperationCanceledException) when (stop.IsCancellationRequested)
+            {
+            }
+            catch (RpcException) when (stop.IsCancellationRequested)
+            {
+            }
+        }
+    }
+
+    private Task<PutResponse> PutSelfAsync(NodeInfo self, long lease, CancellationToken cancellationToken) =>
+        _kv.PutAsync(new PutRequest
+        {
+            Key = ByteString.CopyFromUtf8(_options.Prefix + self.NodeId),
+            Value = ByteString.CopyFrom(JsonSerializer.SerializeToUtf8Bytes(self, NodeInfoContext.Default.NodeInfo)),
+            Lease = lease,
+        }, cancellationToken: cancellationToken).ResponseAsync;
+
+    private void Apply(Dictionary<string, NodeInfo> members, string key, ByteString value, bool put)
+    {
+        if (!put)
+        {
+            members.Remove(key);
+            return;
+        }
+
+        try
+        {
+            if (JsonSerializer.Deserialize(value.Span, NodeInfoContext.Default.NodeInfo) is { } node && node.VirtualNodes > 0)
+            {
+                members[key] = node;
+                return;
+            }
+        }
+        catch (JsonException)
+        {
+        }
+
+        RegistryLog.MalformedMember(_logger, key);
+        members.Remove(key);
+    }
+
+    private void Publish(long epoch, Dictionary<string, NodeInfo> members)
+    {
+        RingSnapshot snapshot;
+        lock (_gate)
+        {
+            // Epochs only move forward: a re-list after a reconnect may not go back in time.
+            if (epoch <= _current.Epoch && _current.Epoch != 0)
+            {
+                _firstSnapshot.TrySetResult();
+                return;
+            }
+
+            snapshot = new RingSnapshot(epoch, members.Values);
+            Volatile.Write(ref _current, snapshot);
+        }
+
+        RegistryLog.RingChanged(_logger, snapshot.Epoch, string.Join(", ", snapshot.Members.Select(m => $"{m.NodeId}({m.State})")));
+        _firstSnapshot.TrySetResult();
+        Changed?.Invoke(snapshot);
+    }
+
+    private static async Task DelayAsync(int milliseconds, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await Task.Delay(milliseconds, cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+}
+
+[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase, UseStringEnumConverter = true)]
+[JsonSerializable(typeof(NodeInfo))]
+internal sealed partial class NodeInfoContext : JsonSerializerContext;
