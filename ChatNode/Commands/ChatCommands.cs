@@ -88,7 +88,7 @@ public sealed partial class CommandDispatcher
     private async Task PublishEventAsync(ClientConnection connection, ChatEvent chatEvent, IReadOnlyList<string> recipients, CancellationToken cancellationToken)
     {
         await _delivery.FanOutAsync(recipients, connection.Address, new InboxEntry(chatEvent.DeliveryId, chatEvent.AtUs), cancellationToken).ConfigureAwait(false);
-        _delivery.PushLocal(recipients, connection.Address, PushFrames.ChatEvent(chatEvent), chatEvent.AtUs);
+        _delivery.Push(recipients, connection.Address, PushFrames.ChatEvent(chatEvent), chatEvent.AtUs);
     }
 
     private static void RequireChatId(string chatId)

@@ -49,7 +49,7 @@ public sealed partial class CommandDispatcher
             // SUCCESS only after every recipient inbox holds the message: then delivery no longer depends on this node.
             await _delivery.FanOutAsync(appended.Participants, connection.Address, new InboxEntry(message.DeliveryId, message.SentAtUs), cancellationToken)
                 .ConfigureAwait(false);
-            _delivery.PushLocal(appended.Participants, connection.Address, PushFrames.Message(message), message.SentAtUs);
+            _delivery.Push(appended.Participants, connection.Address, PushFrames.Message(message), message.SentAtUs);
             await _messages.MarkFannedOutAsync(draft, cancellationToken).ConfigureAwait(false);
             if (!appended.Duplicate)
             {

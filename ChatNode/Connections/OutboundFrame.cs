@@ -12,10 +12,12 @@ public sealed class OutboundFrame
     private byte[]? _proto;
     private byte[]? _json;
 
-    public OutboundFrame(ServerFrame frame, string? deliveryId = null)
+    /// <param name="protoBytes">The frame already serialized as protobuf (forwarded by a peer), if at hand.</param>
+    public OutboundFrame(ServerFrame frame, string? deliveryId = null, byte[]? protoBytes = null)
     {
         _frame = frame;
         DeliveryId = deliveryId;
+        _proto = protoBytes;
     }
 
     /// <summary>The delivery id of a push that must be acknowledged; null for results and other frames.</summary>

@@ -5,6 +5,7 @@ using ChatNode.Auth;
 using ChatNode.Commands;
 using ChatNode.Delivery;
 using ChatNode.Diagnostics;
+using ChatNode.Fleet;
 using ChatNode.Hosting;
 using ChatNode.Protocol.V1;
 using ChatNode.Storage;
@@ -35,6 +36,7 @@ public sealed class WebSocketHandler : IDisposable
     private readonly ILogger<WebSocketHandler> _logger;
     private readonly CancellationToken _stopping;
     private readonly PartitionedRateLimiter<long> _rateLimiter;
+    private readonly Ownership _ownership;
 
     public WebSocketHandler(
         TokenService tokens,
@@ -46,8 +48,10 @@ public sealed class WebSocketHandler : IDisposable
         ChatMetrics metrics,
         TimeProvider time,
         IHostApplicationLifetime lifetime,
+        Ownership ownership,
         ILogger<WebSocketHandler> logger)
     {
+        _ownership = ownership;
         _tokens = tokens;
         _clients = clients;
         _registry = registry;
@@ -90,6 +94,17 @@ public sealed class WebSocketHandler : IDisposable
         if (!FrameCodec.TryGetEncoding(context.WebSockets.WebSocketRequestedProtocols, out var encoding, out var subprotocol))
         {
             await Refuse(context, StatusCodes.Status400BadRequest, $"request the subprotocol {FrameCodec.ProtoSubprotocol} or {FrameCodec.JsonSubprotocol}").ConfigureAwait(false);
+            return;
+        }
+
+        // A node serves only the users it owns: others learn where to go, before anything is registered here.
+        if (!_ownership.IsLocal(identity.UserId, out var owner) && owner is not null)
+        {
+            using var redirected = await context.WebSockets.AcceptWebSocketAsync(subprotocol).ConfigureAwait(false);
+            var redirect = new ServerFrame { Redirect = new Redirect { Url = owner.WebSocketUrl, NodeId = owner.NodeId } };
+            await redirected.SendAsync(FrameCodec.Encode(redirect, encoding), FrameCodec.MessageType(encoding), true, context.RequestAborted).ConfigureAwait(false);
+            await redirected.CloseOutputAsync((WebSocketCloseStatus)(int)CloseCode.Redirect, "user owned by " + owner.NodeId, context.RequestAborted).ConfigureAwait(false);
+            _metrics.Redirected();
             return;
         }
 
@@ -142,8 +157,8 @@ public sealed class WebSocketHandler : IDisposable
             {
                 UserId = connection.Address.UserId,
                 ClientId = connection.Address.ClientId,
-                NodeId = _options.NodeId,
                 MaxFrameBytes = (uint)_options.MaxFrameBytes,
+                NodeId = _ownership.NodeId,
             },
         }));
 

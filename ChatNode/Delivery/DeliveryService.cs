@@ -1,4 +1,8 @@
 using ChatNode.Connections;
+using ChatNode.Fleet;
+using ChatNode.Peering;
+using ChatNode.Registry.Ring;
+using Google.Protobuf;
 using ChatNode.Diagnostics;
 using ChatNode.Storage;
 
@@ -18,10 +22,22 @@ public sealed class DeliveryService
     private readonly ConnectionRegistry _registry;
     private readonly ChatMetrics _metrics;
     private readonly TimeProvider _time;
+    private readonly Ownership _ownership;
+    private readonly PeerForwarder _peers;
 
     public DeliveryService(
-        IClientStore clients, IInboxStore inbox, IMessageStore messages, IChatStore chats, ConnectionRegistry registry, ChatMetrics metrics, TimeProvider time)
+        IClientStore clients,
+        IInboxStore inbox,
+        IMessageStore messages,
+        IChatStore chats,
+        ConnectionRegistry registry,
+        ChatMetrics metrics,
+        TimeProvider time,
+        Ownership ownership,
+        PeerForwarder peers)
     {
+        _ownership = ownership;
+        _peers = peers;
         _clients = clients;
         _inbox = inbox;
         _messages = messages;
@@ -42,8 +58,55 @@ public sealed class DeliveryService
         await _inbox.AddAsync(recipients, entry, cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>Pushes to every connection of <paramref name="users"/> on this node, except the sender's.</summary>
-    public void PushLocal(IReadOnlyCollection<string> users, ClientAddress sender, OutboundFrame push, long storedAtUs)
+    /// <summary>
+    /// Pushes to every connected client of <paramref name="users"/>, except the sender's: users this node owns
+    /// directly, the others through a peer stream to their owner (best effort: the inbox already holds the item).
+    /// </summary>
+    public void Push(IReadOnlyCollection<string> users, ClientAddress sender, OutboundFrame push, long storedAtUs)
+    {
+        List<string>? local = null;
+        Dictionary<string, (NodeInfo Owner, Protocol.Peer.Delivery Delivery)>? remote = null;
+        foreach (var user in users)
+        {
+            if (_ownership.IsLocal(user, out var owner))
+            {
+                (local ??= []).Add(user);
+                continue;
+            }
+
+            remote ??= new(StringComparer.Ordinal);
+            if (!remote.TryGetValue(owner!.NodeId, out var entry))
+            {
+                entry = (owner, new Protocol.Peer.Delivery
+                {
+                    ExcludeUserId = sender.UserId,
+                    ExcludeClientId = sender.ClientId,
+                    Frame = ByteString.CopyFrom(push.Bytes(FrameEncoding.Proto)),
+                    DeliveryId = push.DeliveryId ?? "",
+                    StoredAtUs = storedAtUs,
+                });
+                remote[owner.NodeId] = entry;
+            }
+
+            entry.Delivery.UserIds.Add(user);
+        }
+
+        if (local is not null)
+        {
+            PushToLocal(local, sender, push, storedAtUs);
+        }
+
+        if (remote is not null)
+        {
+            foreach (var (owner, delivery) in remote.Values)
+            {
+                _peers.Forward(owner, delivery);
+            }
+        }
+    }
+
+    /// <summary>Pushes to this node's connections of <paramref name="users"/>, except the sender's; returns how many.</summary>
+    public int PushToLocal(IEnumerable<string> users, ClientAddress sender, OutboundFrame push, long storedAtUs)
     {
         var pushed = 0;
         foreach (var user in users)
@@ -64,6 +127,8 @@ public sealed class DeliveryService
             var nowUs = _time.GetUtcNow().ToUnixTimeMilliseconds() * 1000;
             _metrics.DeliveryLatency(TimeSpan.FromMicroseconds(nowUs - storedAtUs));
         }
+
+        return pushed;
     }
 
     /// <summary>

@@ -40,4 +40,19 @@ internal static partial class ChatLog
 
     [LoggerMessage(EventId = 1012, Level = LogLevel.Warning, Message = "Store not ready at start: {Reason}")]
     public static partial void StoreNotReady(ILogger logger, string reason);
+
+    [LoggerMessage(EventId = 1013, Level = LogLevel.Information, Message = "Node {NodeId} joined the fleet at {Url} (peer {PeerUrl}), ring epoch {Epoch}")]
+    public static partial void Joined(ILogger logger, string nodeId, string url, string peerUrl, long epoch);
+
+    [LoggerMessage(EventId = 1014, Level = LogLevel.Information, Message = "Redirected {Count} connections after ring epoch {Epoch}")]
+    public static partial void Rebalanced(ILogger logger, int count, long epoch);
+
+    [LoggerMessage(EventId = 1015, Level = LogLevel.Information, Message = "Peer stream to {NodeId} at {Url} connected")]
+    public static partial void PeerConnected(ILogger logger, string nodeId, string url);
+
+    [LoggerMessage(EventId = 1016, Level = LogLevel.Warning, Message = "Peer stream to {NodeId} at {Url} failed; reconnecting in {DelayMs} ms")]
+    public static partial void PeerFailed(ILogger logger, string nodeId, string url, int delayMs, Exception exception);
+
+    [LoggerMessage(EventId = 1017, Level = LogLevel.Warning, Message = "Refused a peer stream: {Reason}")]
+    public static partial void PeerRefused(ILogger logger, string reason);
 }

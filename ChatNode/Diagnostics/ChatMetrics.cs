@@ -18,6 +18,10 @@ public sealed class ChatMetrics
     private readonly Histogram<double> _deliveryLatency;
     private readonly Counter<long> _slowConsumers;
     private readonly Counter<long> _framesSent;
+    private readonly Counter<long> _redirects;
+    private readonly Counter<long> _peerForwarded;
+    private readonly Counter<long> _peerReceived;
+    private readonly Counter<long> _peerDropped;
     private readonly Counter<long> _bytesSent;
 
     public ChatMetrics(IMeterFactory meterFactory)
@@ -33,6 +37,10 @@ public sealed class ChatMetrics
         _acks = meter.CreateCounter<long>("chat.deliveries.acked", "{delivery}", "Inbox entries acknowledged.");
         _deliveryLatency = meter.CreateHistogram<double>("chat.delivery.duration", "s", "Time from a message being stored to its live push being queued on a recipient connection.");
         _slowConsumers = meter.CreateCounter<long>("chat.connections.evicted", "{connection}", "Connections closed as slow consumers.");
+        _redirects = meter.CreateCounter<long>("chat.connections.redirected", "{connection}", "Connections sent to the node that owns their user.");
+        _peerForwarded = meter.CreateCounter<long>("chat.peer.forwarded", "{delivery}", "Deliveries sent to other nodes over peer streams.");
+        _peerReceived = meter.CreateCounter<long>("chat.peer.received", "{delivery}", "Deliveries received from other nodes over peer streams.");
+        _peerDropped = meter.CreateCounter<long>("chat.peer.dropped", "{delivery}", "Deliveries not forwarded because a peer's queue was full (left to the inbox).");
         _framesSent = meter.CreateCounter<long>("chat.frames.sent", "{frame}", "Frames written to client sockets.");
         _bytesSent = meter.CreateCounter<long>("chat.frames.sent.bytes", "By", "Bytes of frames written to client sockets.");
     }
@@ -64,6 +72,14 @@ public sealed class ChatMetrics
     public void DeliveryLatency(TimeSpan latency) => _deliveryLatency.Record(Math.Max(0, latency.TotalSeconds));
 
     public void SlowConsumerEvicted() => _slowConsumers.Add(1);
+
+    public void Redirected() => _redirects.Add(1);
+
+    public void PeerForwarded(int count) => _peerForwarded.Add(count);
+
+    public void PeerReceived(int count) => _peerReceived.Add(count);
+
+    public void PeerDropped(int count) => _peerDropped.Add(count);
 
     public void FrameSent(int bytes)
     {

@@ -2,7 +2,12 @@ using ChatNode.Auth;
 using ChatNode.Commands;
 using ChatNode.Connections;
 using ChatNode.Delivery;
+using System.Net;
 using ChatNode.Diagnostics;
+using ChatNode.Fleet;
+using ChatNode.Peering;
+using ChatNode.Registry;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
 using ChatNode.Storage;
 using ChatNode.Storage.Redis;
 using Microsoft.AspNetCore.Builder;
@@ -32,6 +37,7 @@ public static class ChatNodeHost
         ("CHATNODE_REDIS", "Storage:Redis:Endpoints"),
         ("CHATNODE_LISTEN", "Node:Listen"),
         ("CHATNODE_NODE_ID", "Node:NodeId"),
+        ("CHATNODE_ETCD", "Registry:Endpoints"),
     ];
 
     /// <summary>Adds the short <c>CHATNODE_*</c> variables (they win over other sources) and explicit overrides.</summary>
@@ -67,21 +73,47 @@ public static class ChatNodeHost
             o.SingleLine = true;
             o.TimestampFormat = "HH:mm:ss.fff ";
         });
-        var listen = builder.Configuration[$"{ChatNodeOptions.Section}:{nameof(ChatNodeOptions.Listen)}"] ?? new ChatNodeOptions().Listen;
-        builder.WebHost.UseUrls(listen);
-        builder.WebHost.ConfigureKestrel(k => k.AddServerHeader = false);
+        var defaults = new ChatNodeOptions();
+        var listen = new Uri(builder.Configuration[$"{ChatNodeOptions.Section}:{nameof(ChatNodeOptions.Listen)}"] ?? defaults.Listen);
+        var peerListen = new Uri(builder.Configuration[$"{ChatNodeOptions.Section}:{nameof(ChatNodeOptions.PeerListen)}"] ?? defaults.PeerListen);
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            kestrel.AddServerHeader = false;
+
+            // Order matters: FleetMembership reads the bound addresses in this order (WebSocket, then peer).
+            Listen(kestrel, listen, HttpProtocols.Http1);
+            Listen(kestrel, peerListen, HttpProtocols.Http2);
+        });
         builder.Services.AddChatNode(builder.Configuration);
         configure?.Invoke(builder);
 
         var app = builder.Build();
         app.UseWebSockets();
         app.Map("/ws", (HttpContext context, WebSocketHandler handler) => handler.HandleAsync(context));
+        app.MapGrpcService<PeerService>();
         app.MapGet("/healthz", () => Results.Text("ok\n"));
-        app.MapGet("/readyz", async (IStoreHealth store, IHostApplicationLifetime lifetime, CancellationToken ct) =>
+        app.MapGet("/v1/route", (string? user, Ownership ownership) =>
+        {
+            if (!Ids.IsValidUserId(user))
+            {
+                return Results.Json(new RouteError("user must be a valid user id"), RouteContext.Default.RouteError, statusCode: StatusCodes.Status400BadRequest);
+            }
+
+            var owner = ownership.OwnerOf(user) ?? ownership.Self;
+            return owner is null
+                ? Results.Json(new RouteError("no node owns users yet"), RouteContext.Default.RouteError, statusCode: StatusCodes.Status503ServiceUnavailable)
+                : Results.Json(new RouteAnswer(user, owner.NodeId, owner.WebSocketUrl, ownership.Ring.Epoch), RouteContext.Default.RouteAnswer);
+        });
+        app.MapGet("/readyz", async (IStoreHealth store, IHostApplicationLifetime lifetime, Ownership ownership, CancellationToken ct) =>
         {
             if (lifetime.ApplicationStopping.IsCancellationRequested)
             {
                 return Results.Text("stopping\n", statusCode: StatusCodes.Status503ServiceUnavailable);
+            }
+
+            if (ownership.Self is null)
+            {
+                return Results.Text("not registered in the fleet yet\n", statusCode: StatusCodes.Status503ServiceUnavailable);
             }
 
             var (ready, reason) = await store.CheckAsync(ct).ConfigureAwait(false);
@@ -103,21 +135,54 @@ public static class ChatNodeHost
         services.AddRedisStorage(configuration);
         services.AddSingleton<ChatMetrics>();
         services.AddSingleton(_ => new PrometheusExporter([ChatMetrics.MeterName, StorageMetrics.MeterName, "System.Runtime"]));
+        services.AddClusterRegistry(configuration);
+        services.AddGrpc();
+        services.AddSingleton<Ownership>();
+        services.AddSingleton<PeerAuth>();
+        services.AddSingleton<PeerForwarder>();
         services.AddSingleton<TokenService>();
         services.AddSingleton<ConnectionRegistry>();
         services.AddSingleton<DeliveryService>();
         services.AddSingleton<CommandDispatcher>();
         services.AddSingleton<WebSocketHandler>();
+        services.AddHostedService<FleetMembership>();
+        services.AddHostedService(sp => sp.GetRequiredService<PeerForwarder>());
         services.AddHostedService<StoreWarmup>();
         services.AddHostedService<RedeliverySweeper>();
         services.AddHostedService<ConnectionDrainer>();
         return services;
     }
 
-    /// <summary>The URL the node listens on once started (resolves port 0).</summary>
+    /// <summary>The URL the node listens on for WebSockets once started (resolves port 0).</summary>
     public static string ListenUrl(this WebApplication app) =>
         app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+
+    private static void Listen(KestrelServerOptions kestrel, Uri url, HttpProtocols protocols)
+    {
+        void Configure(ListenOptions options) => options.Protocols = protocols;
+        switch (url.Host)
+        {
+            case "localhost":
+                kestrel.ListenLocalhost(url.Port, Configure);
+                break;
+            case "0.0.0.0" or "*" or "+" or "[::]":
+                kestrel.ListenAnyIP(url.Port, Configure);
+                break;
+            default:
+                kestrel.Listen(IPAddress.Parse(url.Host.Trim('[', ']')), url.Port, Configure);
+                break;
+        }
+    }
 }
+
+internal sealed record RouteAnswer(string User, string NodeId, string Url, long Epoch);
+
+internal sealed record RouteError(string Error);
+
+[System.Text.Json.Serialization.JsonSourceGenerationOptions(PropertyNamingPolicy = System.Text.Json.Serialization.JsonKnownNamingPolicy.CamelCase)]
+[System.Text.Json.Serialization.JsonSerializable(typeof(RouteAnswer))]
+[System.Text.Json.Serialization.JsonSerializable(typeof(RouteError))]
+internal sealed partial class RouteContext : System.Text.Json.Serialization.JsonSerializerContext;
 
 /// <summary>Connects to the store before Kestrel accepts connections, so a node without a store never looks ready.</summary>
 internal sealed class StoreWarmup(IStoreHealth store, ChatMetrics metrics, PrometheusExporter exporter, ILogger<StoreWarmup> logger) : IHostedService

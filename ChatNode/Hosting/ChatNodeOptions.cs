@@ -13,6 +13,21 @@ public sealed class ChatNodeOptions
     /// <summary>The HTTP/WebSocket listen URL. Port 0 picks a free port (tests).</summary>
     public string Listen { get; set; } = "http://127.0.0.1:8080";
 
+    /// <summary>The HTTP/2 listen URL of the node-to-node gRPC service. Port 0 picks a free port (tests).</summary>
+    public string PeerListen { get; set; } = "http://127.0.0.1:9080";
+
+    /// <summary>The WebSocket URL other nodes redirect clients to; default: derived from <see cref="Listen"/>.</summary>
+    public string PublicUrl { get; set; } = "";
+
+    /// <summary>The gRPC URL other nodes open peer streams to; default: <see cref="PeerListen"/>.</summary>
+    public string PeerPublicUrl { get; set; } = "";
+
+    /// <summary>Deliveries queued for one peer before new ones are dropped (they stay in the inboxes). Default 10,000.</summary>
+    public int PeerQueueCapacity { get; set; } = 10_000;
+
+    /// <summary>Deliveries sent to a peer in one batch at most. Default 256.</summary>
+    public int PeerBatchSize { get; set; } = 256;
+
     /// <summary>Participants a chat may have, creator included. Default 100.</summary>
     public int MaxParticipants { get; set; } = 100;
 
@@ -93,6 +108,8 @@ internal sealed class ChatNodeOptionsValidator : IValidateOptions<ChatNodeOption
         }
 
         Require(Uri.TryCreate(o.Listen, UriKind.Absolute, out _), "Node:Listen must be an absolute URL such as http://127.0.0.1:8080.");
+        Require(Uri.TryCreate(o.PeerListen, UriKind.Absolute, out _), "Node:PeerListen must be an absolute URL such as http://127.0.0.1:9080.");
+        Require(o.PeerQueueCapacity >= 1 && o.PeerBatchSize >= 1, "Node:PeerQueueCapacity and PeerBatchSize must be positive.");
         Require(o.MaxParticipants is >= 2 and <= 10_000, "Node:MaxParticipants must be between 2 and 10000.");
         Require(o.MaxClientsPerUser is >= 1 and <= 100, "Node:MaxClientsPerUser must be between 1 and 100.");
         Require(o.MaxFrameBytes is >= 1024 and <= 16 * 1024 * 1024, "Node:MaxFrameBytes must be between 1 KiB and 16 MiB.");

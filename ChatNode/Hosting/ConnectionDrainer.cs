@@ -1,5 +1,6 @@
 using ChatNode.Connections;
 using ChatNode.Diagnostics;
+using ChatNode.Registry;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -15,13 +16,15 @@ namespace ChatNode.Hosting;
 internal sealed class ConnectionDrainer : IHostedLifecycleService
 {
     private readonly ConnectionRegistry _registry;
+    private readonly IClusterRegistry _fleet;
     private readonly ChatNodeOptions _options;
     private readonly TimeProvider _time;
     private readonly ILogger<ConnectionDrainer> _logger;
 
-    public ConnectionDrainer(ConnectionRegistry registry, IOptions<ChatNodeOptions> options, TimeProvider time, ILogger<ConnectionDrainer> logger)
+    public ConnectionDrainer(ConnectionRegistry registry, IClusterRegistry fleet, IOptions<ChatNodeOptions> options, TimeProvider time, ILogger<ConnectionDrainer> logger)
     {
         _registry = registry;
+        _fleet = fleet;
         _options = options.Value;
         _time = time;
         _logger = logger;
@@ -40,6 +43,8 @@ internal sealed class ConnectionDrainer : IHostedLifecycleService
     /// <summary>Runs before every hosted service's StopAsync, so connections close while Kestrel still serves them.</summary>
     public async Task StoppingAsync(CancellationToken cancellationToken)
     {
+        // Leave the ring first, so that reconnecting clients are routed to the nodes that own their users now.
+        await _fleet.DeregisterAsync(cancellationToken).ConfigureAwait(false);
         var connections = _registry.Snapshot();
         ChatLog.ClosingConnections(_logger, connections.Count);
         foreach (var connection in connections)

@@ -38,6 +38,8 @@ public sealed class TestNode : IAsyncDisposable
         var overrides = new Dictionary<string, string?>
         {
             ["Node:Listen"] = "http://127.0.0.1:0",
+            ["Node:PeerListen"] = "http://127.0.0.1:0",
+            ["Registry:Endpoints"] = "",
             ["Node:NodeId"] = TestEnvironment.NewId("node"),
             ["Node:ShutdownTimeout"] = "00:00:03",
             ["Auth:Secret"] = TestEnvironment.Secret,

@@ -1,0 +1,120 @@
+using ChatNode.Connections;
+using ChatNode.Diagnostics;
+using ChatNode.Hosting;
+using ChatNode.Protocol.V1;
+using ChatNode.Registry;
+using ChatNode.Registry.Ring;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace ChatNode.Fleet;
+
+/// <summary>
+/// The node's place in the fleet. Before anything starts it reads the membership (so the first connections are
+/// routed by a real ring); once Kestrel listens it registers the node with its advertised URLs; whenever the ring
+/// changes it redirects the connections of users this node no longer owns (a redirect frame, then close 4000).
+/// Deregistration happens first thing on stop (<see cref="ConnectionDrainer"/>), the registry is disposed last.
+/// </summary>
+internal sealed class FleetMembership : IHostedLifecycleService
+{
+    private readonly IClusterRegistry _registry;
+    private readonly Ownership _ownership;
+    private readonly ConnectionRegistry _connections;
+    private readonly IServer _server;
+    private readonly ChatNodeOptions _options;
+    private readonly RegistryOptions _registryOptions;
+    private readonly ILogger<FleetMembership> _logger;
+
+    public FleetMembership(
+        IClusterRegistry registry,
+        Ownership ownership,
+        ConnectionRegistry connections,
+        IServer server,
+        IOptions<ChatNodeOptions> options,
+        IOptions<RegistryOptions> registryOptions,
+        ILogger<FleetMembership> logger)
+    {
+        _registry = registry;
+        _ownership = ownership;
+        _connections = connections;
+        _server = server;
+        _options = options.Value;
+        _registryOptions = registryOptions.Value;
+        _logger = logger;
+    }
+
+    public async Task StartingAsync(CancellationToken cancellationToken)
+    {
+        _registry.Changed += OnRingChanged;
+        await _registry.StartAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public async Task StartedAsync(CancellationToken cancellationToken)
+    {
+        // Kestrel lists its addresses in the order the listeners were configured: WebSocket first, then peer.
+        var addresses = _server.Features.Get<IServerAddressesFeature>()?.Addresses.ToArray() ?? [];
+        var webSocketUrl = _options.PublicUrl is { Length: > 0 } publicUrl ? publicUrl : ToWebSocketUrl(addresses.ElementAtOrDefault(0) ?? _options.Listen);
+        var peerUrl = _options.PeerPublicUrl is { Length: > 0 } peerPublic ? peerPublic : addresses.ElementAtOrDefault(1) ?? _options.PeerListen;
+        var self = new NodeInfo(_ownership.NodeId, _ownership.Generation, webSocketUrl, peerUrl, NodeState.Active, _registryOptions.VirtualNodes);
+        _ownership.Self = self;
+        await _registry.RegisterAsync(self, cancellationToken).ConfigureAwait(false);
+        ChatLog.Joined(_logger, self.NodeId, self.WebSocketUrl, self.PeerUrl, _registry.Current.Epoch);
+    }
+
+    public Task StoppingAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public async Task StoppedAsync(CancellationToken cancellationToken)
+    {
+        _registry.Changed -= OnRingChanged;
+        await _registry.DisposeAsync().ConfigureAwait(false);
+    }
+
+    private void OnRingChanged(RingSnapshot snapshot)
+    {
+        if (_ownership.Self is null)
+        {
+            return;
+        }
+
+        var moved = 0;
+        foreach (var connection in _connections.Snapshot())
+        {
+            if (!connection.IsClosing && !_ownership.IsLocal(connection.Address.UserId, out var owner) && owner is not null)
+            {
+                Redirect(connection, owner);
+                moved++;
+            }
+        }
+
+        if (moved > 0)
+        {
+            ChatLog.Rebalanced(_logger, moved, snapshot.Epoch);
+        }
+    }
+
+    /// <summary>Tells the client where its user lives now and closes with <see cref="CloseCode.Redirect"/>.</summary>
+    internal static void Redirect(ClientConnection connection, NodeInfo owner)
+    {
+        connection.Send(new OutboundFrame(new ServerFrame { Redirect = new Redirect { Url = owner.WebSocketUrl, NodeId = owner.NodeId } }));
+        connection.Close(CloseCode.Redirect, "user owned by " + owner.NodeId);
+    }
+
+    private static string ToWebSocketUrl(string httpUrl)
+    {
+        var uri = new UriBuilder(httpUrl) { Path = "/ws" };
+        uri.Scheme = uri.Scheme == "https" ? "wss" : "ws";
+        if (uri.Host is "0.0.0.0" or "[::]" or "*" or "+")
+        {
+            uri.Host = Environment.MachineName;
+        }
+
+        return uri.Uri.ToString();
+    }
+}

@@ -1,0 +1,54 @@
+using ChatNode.Connections;
+using ChatNode.Delivery;
+using ChatNode.Diagnostics;
+using ChatNode.Protocol.Peer;
+using ChatNode.Protocol.V1;
+using ChatNode.Storage;
+using Grpc.Core;
+using Microsoft.Extensions.Logging;
+
+namespace ChatNode.Peering;
+
+/// <summary>
+/// The receiving end of peer streams: pushes each forwarded delivery to this node's connections of the named users
+/// (the frame arrives serialized; protobuf clients get those very bytes). Answers every batch with an ack.
+/// </summary>
+internal sealed class PeerService : Peer.PeerBase
+{
+    private readonly PeerAuth _auth;
+    private readonly DeliveryService _delivery;
+    private readonly ChatMetrics _metrics;
+    private readonly ILogger<PeerService> _logger;
+
+    public PeerService(PeerAuth auth, DeliveryService delivery, ChatMetrics metrics, ILogger<PeerService> logger)
+    {
+        _auth = auth;
+        _delivery = delivery;
+        _metrics = metrics;
+        _logger = logger;
+    }
+
+    public override async Task Deliver(IAsyncStreamReader<DeliveryBatch> requestStream, IServerStreamWriter<DeliveryBatchAck> responseStream, ServerCallContext context)
+    {
+        var node = context.RequestHeaders.GetValue(PeerAuth.NodeHeader);
+        if (!_auth.Verify(node, context.RequestHeaders.GetValue(PeerAuth.AuthHeader)))
+        {
+            ChatLog.PeerRefused(_logger, $"bad credentials from {context.Peer} claiming to be '{node}'");
+            throw new RpcException(new Status(StatusCode.Unauthenticated, "peer credentials do not match the cluster secret"));
+        }
+
+        await foreach (var batch in requestStream.ReadAllAsync(context.CancellationToken).ConfigureAwait(false))
+        {
+            var pushed = 0;
+            foreach (var delivery in batch.Deliveries)
+            {
+                var bytes = delivery.Frame.ToByteArray();
+                var frame = new OutboundFrame(ServerFrame.Parser.ParseFrom(bytes), delivery.DeliveryId, bytes);
+                pushed += _delivery.PushToLocal(delivery.UserIds, new ClientAddress(delivery.ExcludeUserId, delivery.ExcludeClientId), frame, delivery.StoredAtUs);
+            }
+
+            _metrics.PeerReceived(batch.Deliveries.Count);
+            await responseStream.WriteAsync(new DeliveryBatchAck { BatchId = batch.BatchId, Pushed = (uint)pushed }, context.CancellationToken).ConfigureAwait(false);
+        }
+    }
+}
