@@ -243,34 +243,73 @@ public sealed class ChatClient : IAsyncDisposable
         return result.ModifyChatParticipantsResult.Chat;
     }
 
+    /// <summary>
+    /// Connects to the cached route (the seed URL at first), following up to <see cref="ChatClientOptions.MaxRedirects"/>
+    /// redirects: a node that does not own the user answers the upgrade with a redirect frame and close 4000.
+    /// Returns once a node welcomed the client; the URL that did is cached for reconnects.
+    /// </summary>
     private async Task ConnectOnceAsync(CancellationToken cancellationToken)
     {
-        var socket = new ClientWebSocket();
-        socket.Options.AddSubProtocol(_options.Encoding == ChatEncoding.Proto ? ProtoSubprotocol : JsonSubprotocol);
-        socket.Options.SetRequestHeader("Authorization", "Bearer " + await _options.TokenProvider(cancellationToken).ConfigureAwait(false));
-        socket.Options.CollectHttpResponseDetails = true;
-        socket.Options.KeepAliveInterval = TimeSpan.FromSeconds(20);
-        try
+        for (var hop = 0; ; hop++)
         {
-            await socket.ConnectAsync(_url, cancellationToken).ConfigureAwait(false);
-        }
-        catch (WebSocketException ex)
-        {
-            var status = socket.HttpStatusCode;
-            socket.Dispose();
-            if (status == HttpStatusCode.Unauthorized)
+            var socket = new ClientWebSocket();
+            socket.Options.AddSubProtocol(_options.Encoding == ChatEncoding.Proto ? ProtoSubprotocol : JsonSubprotocol);
+            socket.Options.SetRequestHeader("Authorization", "Bearer " + await _options.TokenProvider(cancellationToken).ConfigureAwait(false));
+            socket.Options.CollectHttpResponseDetails = true;
+            socket.Options.KeepAliveInterval = TimeSpan.FromSeconds(20);
+            ServerFrame? first;
+            try
             {
-                throw new ChatConnectionException($"the node refused the token (401) at {_url}", ex);
+                await socket.ConnectAsync(_url, cancellationToken).ConfigureAwait(false);
+                using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+                timeout.CancelAfter(_options.RequestTimeout);
+                first = await ReceiveFrameAsync(socket, new ArrayBufferWriter<byte>(1024), timeout.Token).ConfigureAwait(false);
+            }
+            catch (WebSocketException ex)
+            {
+                var status = socket.HttpStatusCode;
+                socket.Dispose();
+                if (status == HttpStatusCode.Unauthorized)
+                {
+                    throw new ChatConnectionException($"the node refused the token (401) at {_url}", ex);
+                }
+
+                throw new ChatConnectionException($"could not connect to {_url}: {(status == 0 ? ex.Message : status)}", ex);
+            }
+            catch (Exception ex) when (ex is OperationCanceledException && !cancellationToken.IsCancellationRequested)
+            {
+                socket.Dispose();
+                throw new ChatConnectionException($"no welcome from {_url} within the request timeout", ex);
             }
 
-            throw new ChatConnectionException($"could not connect to {_url}: {(status == 0 ? ex.Message : status)}", ex);
-        }
+            if (first?.BodyCase == ServerFrame.BodyOneofCase.Redirect && Uri.TryCreate(first.Redirect.Url, UriKind.Absolute, out var next))
+            {
+                socket.Abort();
+                socket.Dispose();
+                if (hop >= _options.MaxRedirects)
+                {
+                    throw new ChatConnectionException($"more than {_options.MaxRedirects} redirects (last to {next})");
+                }
 
-        _replayed = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
-        Welcome = null;
-        _socket = socket;
-        Interlocked.Increment(ref _connections);
-        _connected.TrySetResult();
+                _url = next;
+                continue;
+            }
+
+            if (first is null)
+            {
+                var close = new CloseInfo((int?)socket.CloseStatus, socket.CloseStatusDescription);
+                socket.Dispose();
+                throw new ChatConnectionException($"{_url} closed the connection at once ({close.Code}: {close.Reason})");
+            }
+
+            _replayed = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
+            Welcome = null;
+            _socket = socket;
+            Handle(first);
+            Interlocked.Increment(ref _connections);
+            _connected.TrySetResult();
+            return;
+        }
     }
 
     private async Task RunAsync()
@@ -340,35 +379,38 @@ public sealed class ChatClient : IAsyncDisposable
         var buffer = new ArrayBufferWriter<byte>(4096);
         try
         {
-            while (true)
+            while (await ReceiveFrameAsync(socket, buffer, _disposed.Token).ConfigureAwait(false) is { } frame)
             {
-                buffer.ResetWrittenCount();
-                ValueWebSocketReceiveResult result;
-                do
-                {
-                    result = await socket.ReceiveAsync(buffer.GetMemory(4096), _disposed.Token).ConfigureAwait(false);
-                    buffer.Advance(result.Count);
-                }
-                while (!result.EndOfMessage && result.MessageType != WebSocketMessageType.Close);
-
-                if (result.MessageType == WebSocketMessageType.Close)
-                {
-                    if (socket.State == WebSocketState.CloseReceived)
-                    {
-                        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(2));
-                        await socket.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, "", timeout.Token).ConfigureAwait(false);
-                    }
-
-                    return new CloseInfo((int?)socket.CloseStatus, socket.CloseStatusDescription);
-                }
-
-                Handle(Decode(buffer.WrittenSpan));
+                Handle(frame);
             }
+
+            if (socket.State == WebSocketState.CloseReceived)
+            {
+                using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(2));
+                await socket.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, "", timeout.Token).ConfigureAwait(false);
+            }
+
+            return new CloseInfo((int?)socket.CloseStatus, socket.CloseStatusDescription);
         }
         catch (Exception ex) when (ex is WebSocketException or OperationCanceledException or ObjectDisposedException or InvalidProtocolBufferException or InvalidJsonException)
         {
             return new CloseInfo(null, ex.Message);
         }
+    }
+
+    /// <summary>The next frame, or null when the node closed the connection.</summary>
+    private async Task<ServerFrame?> ReceiveFrameAsync(ClientWebSocket socket, ArrayBufferWriter<byte> buffer, CancellationToken cancellationToken)
+    {
+        buffer.ResetWrittenCount();
+        ValueWebSocketReceiveResult result;
+        do
+        {
+            result = await socket.ReceiveAsync(buffer.GetMemory(4096), cancellationToken).ConfigureAwait(false);
+            buffer.Advance(result.Count);
+        }
+        while (!result.EndOfMessage && result.MessageType != WebSocketMessageType.Close);
+
+        return result.MessageType == WebSocketMessageType.Close ? null : Decode(buffer.WrittenSpan);
     }
 
     private ServerFrame Decode(ReadOnlySpan<byte> payload) => _options.Encoding == ChatEncoding.Proto

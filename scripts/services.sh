@@ -5,6 +5,7 @@
 #   services.sh install                      install missing packages (apt) and s3rver (npm)
 #   services.sh start  [redis|etcd|s3|all]   start fresh (data wiped); no-op if already running
 #   services.sh stop   [redis|etcd|s3|all]   stop what this script started, by pid file
+#   services.sh resume etcd                  start etcd again keeping its data (after a stop)
 #   services.sh status                       one line per service
 #   services.sh env                          export lines for tests and nodes
 #   services.sh is-running redis|etcd|s3     exit 0 if running (used by test.sh)
@@ -203,7 +204,8 @@ etcd_start() {
     if etcd_running; then log "etcd already running (http://127.0.0.1:$ETCD_PORT)"; return 0; fi
     port_busy "$ETCD_PORT" && die "port $ETCD_PORT is in use by another process"
     port_busy "$ETCD_PEER_PORT" && die "port $ETCD_PEER_PORT is in use by another process"
-    rm -rf "$BUILD/etcd"
+    # Fresh unless resuming (tests stop etcd and bring it back with its data).
+    [[ ${KEEP_DATA:-0} == 1 ]] || rm -rf "$BUILD/etcd"
     mkdir -p "$BUILD/etcd"
     # setsid: own session, so a Ctrl-C in the terminal that ran `make run` does not reach it.
     nohup setsid etcd --name chatnode \
@@ -309,6 +311,9 @@ main() {
             select_services "${1:-all}"
             # Reverse order of start.
             for ((i = ${#SERVICES_SELECTED[@]} - 1; i >= 0; i--)); do "${SERVICES_SELECTED[i]}_stop"; done ;;
+        resume)
+            [[ ${1:-} == etcd ]] || die "resume takes etcd (start it again with its data)"
+            KEEP_DATA=1 etcd_start ;;
         status) cmd_status ;;
         env) cmd_env ;;
         is-running) cmd_is_running "${1:-}" ;;

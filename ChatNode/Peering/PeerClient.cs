@@ -24,6 +24,8 @@ internal sealed class PeerClient : IAsyncDisposable
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _loop;
     private long _nextBatch;
+    private int _connects;
+    private CancellationTokenSource? _call;
 
     public PeerClient(NodeInfo peer, string selfId, PeerAuth auth, int capacity, int batchSize, ChatMetrics metrics, ILogger logger)
     {
@@ -42,6 +44,12 @@ internal sealed class PeerClient : IAsyncDisposable
     }
 
     public NodeInfo Peer { get; }
+
+    /// <summary>How many times the stream was (re)opened.</summary>
+    public int Connects => Volatile.Read(ref _connects);
+
+    /// <summary>Breaks the current stream as a network fault would; the loop reconnects. For fault tests.</summary>
+    internal void BreakStream() => Volatile.Read(ref _call)?.Cancel();
 
     /// <summary>Queues a delivery; false when the queue is full (the delivery is then left to the inbox).</summary>
     public bool TryEnqueue(Protocol.Peer.Delivery delivery)
@@ -72,13 +80,16 @@ internal sealed class PeerClient : IAsyncDisposable
         var headers = new Metadata { { PeerAuth.NodeHeader, _selfId }, { PeerAuth.AuthHeader, _auth.Sign(_selfId) } };
         while (!stop.IsCancellationRequested)
         {
+            using var callScope = CancellationTokenSource.CreateLinkedTokenSource(stop);
+            Volatile.Write(ref _call, callScope);
             try
             {
-                using var call = client.Deliver(headers, cancellationToken: stop);
-                var acks = DrainAcksAsync(call.ResponseStream, stop);
+                using var call = client.Deliver(headers, cancellationToken: callScope.Token);
+                var acks = DrainAcksAsync(call.ResponseStream, callScope.Token);
+                Interlocked.Increment(ref _connects);
                 ChatLog.PeerConnected(_logger, Peer.NodeId, Peer.PeerUrl);
                 delay = 100;
-                while (await _queue.Reader.WaitToReadAsync(stop).ConfigureAwait(false))
+                while (await _queue.Reader.WaitToReadAsync(callScope.Token).ConfigureAwait(false))
                 {
                     var batch = new DeliveryBatch { BatchId = (ulong)Interlocked.Increment(ref _nextBatch) };
                     while (batch.Deliveries.Count < _batchSize && _queue.Reader.TryRead(out var delivery))
@@ -92,14 +103,14 @@ internal sealed class PeerClient : IAsyncDisposable
                         throw new IOException("the peer closed the stream");
                     }
 
-                    await call.RequestStream.WriteAsync(batch, stop).ConfigureAwait(false);
+                    await call.RequestStream.WriteAsync(batch, callScope.Token).ConfigureAwait(false);
                     _metrics.PeerForwarded(batch.Deliveries.Count);
                 }
 
                 await call.RequestStream.CompleteAsync().ConfigureAwait(false);
                 return;
             }
-            catch (Exception ex) when (!stop.IsCancellationRequested && ex is RpcException or IOException or InvalidOperationException or HttpRequestException)
+            catch (Exception ex) when (!stop.IsCancellationRequested && ex is RpcException or IOException or InvalidOperationException or HttpRequestException or OperationCanceledException)
             {
                 // The batch in flight may be lost: its deliveries are in the inboxes and come by resync or replay.
                 ChatLog.PeerFailed(_logger, Peer.NodeId, Peer.PeerUrl, delay, ex);

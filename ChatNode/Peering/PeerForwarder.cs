@@ -52,6 +52,18 @@ public sealed class PeerForwarder : IHostedService, IAsyncDisposable
         return client?.TryEnqueue(delivery) ?? false;
     }
 
+    /// <summary>The peer streams now open or opening, by node id.</summary>
+    internal IReadOnlyDictionary<string, PeerClient> Peers
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return new Dictionary<string, PeerClient>(_peers, StringComparer.Ordinal);
+            }
+        }
+    }
+
     public Task StartAsync(CancellationToken cancellationToken)
     {
         _registry.Changed += OnChanged;

@@ -35,6 +35,7 @@ public sealed class EtcdRegistry : IClusterRegistry
     private Task _watchLoop = Task.CompletedTask;
     private Task _registrationLoop = Task.CompletedTask;
     private CancellationTokenSource? _registration;
+    private int _disposed;
 
     public EtcdRegistry(IOptions<RegistryOptions> options, ILogger<EtcdRegistry> logger)
     {
@@ -144,6 +145,11 @@ public sealed class EtcdRegistry : IClusterRegistry
 
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) == 1)
+        {
+            return;
+        }
+
         await DeregisterAsync(CancellationToken.None).ConfigureAwait(false);
         await _stop.CancelAsync().ConfigureAwait(false);
         await Task.WhenAll(_watchLoop, _registrationLoop).ConfigureAwait(false);

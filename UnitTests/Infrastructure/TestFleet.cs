@@ -1,0 +1,211 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Http.Json;
+using System.Net.Sockets;
+using ChatNode.Fleet;
+using ChatNode.Registry.Ring;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace ChatNode.UnitTests.Infrastructure;
+
+/// <summary>
+/// A fleet of real nodes sharing the test etcd (under a prefix of its own) and Redis Cluster: in-process nodes
+/// (<see cref="TestNode"/>) and, where a test must SIGKILL one, node processes. Everything is stopped on dispose.
+/// </summary>
+public sealed class TestFleet : IAsyncDisposable
+{
+    private readonly List<NodeProcess> _processes = [];
+
+    private TestFleet(string prefix) => Prefix = prefix;
+
+    public string Prefix { get; }
+
+    public List<TestNode> Nodes { get; } = [];
+
+    public TestNode Seed => Nodes[0];
+
+    public static async Task<TestFleet> StartAsync(int count, IDictionary<string, string?>? settings = null)
+    {
+        var fleet = new TestFleet($"/chatnode-test/{Guid.NewGuid():N}/");
+        try
+        {
+            for (var i = 0; i < count; i++)
+            {
+                await fleet.AddNodeAsync(settings);
+            }
+
+            await fleet.WaitConvergedAsync(count);
+            return fleet;
+        }
+        catch
+        {
+            await fleet.DisposeAsync();
+            throw;
+        }
+    }
+
+    public Dictionary<string, string?> Settings(string nodeId, IDictionary<string, string?>? extra = null)
+    {
+        var settings = new Dictionary<string, string?>
+        {
+            ["Node:NodeId"] = nodeId,
+            ["Registry:Endpoints"] = TestEnvironment.EtcdEndpoint,
+            ["Registry:Prefix"] = Prefix,
+            ["Registry:LeaseTtl"] = "00:00:02",
+        };
+        foreach (var (key, value) in extra ?? new Dictionary<string, string?>())
+        {
+            settings[key] = value;
+        }
+
+        return settings;
+    }
+
+    public async Task<TestNode> AddNodeAsync(IDictionary<string, string?>? settings = null)
+    {
+        var node = await TestNode.StartAsync(Settings($"n{Nodes.Count + _processes.Count}-{Guid.NewGuid():N}"[..12], settings));
+        Nodes.Add(node);
+        return node;
+    }
+
+    /// <summary>Starts a node as a separate process (so a test can SIGKILL it) and waits until it is ready.</summary>
+    public async Task<NodeProcess> AddProcessAsync(IDictionary<string, string?>? settings = null)
+    {
+        var process = await NodeProcess.StartAsync(Settings($"p{_processes.Count}-{Guid.NewGuid():N}"[..12], settings));
+        _processes.Add(process);
+        return process;
+    }
+
+    /// <summary>Waits until every in-process node sees <paramref name="members"/> members.</summary>
+    public Task WaitConvergedAsync(int members, TimeSpan? timeout = null) =>
+        Poll.UntilAsync(() => Nodes.All(n => Ring(n).Members.Count == members), $"every node to see {members} members", timeout);
+
+    public static RingSnapshot Ring(TestNode node) => node.Services.GetRequiredService<Ownership>().Ring;
+
+    public static string NodeIdOf(TestNode node) => node.Services.GetRequiredService<Ownership>().NodeId;
+
+    /// <summary>A fresh user id that the ring assigns to <paramref name="nodeId"/>.</summary>
+    public string UserOwnedBy(string nodeId, string prefix = "user")
+    {
+        var ring = Ring(Seed);
+        for (var i = 0; i < 100_000; i++)
+        {
+            var user = TestEnvironment.NewId(prefix);
+            if (ring.OwnerOf(user)?.NodeId == nodeId)
+            {
+                return user;
+            }
+        }
+
+        throw new InvalidOperationException($"no user maps to {nodeId}");
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var process in _processes)
+        {
+            await process.DisposeAsync();
+        }
+
+        foreach (var node in Nodes)
+        {
+            await node.DisposeAsync();
+        }
+    }
+}
+
+/// <summary>A chat node in its own process (the ChatNode.dll next to the tests), stopped by PID.</summary>
+public sealed class NodeProcess : IAsyncDisposable
+{
+    private readonly Process _process;
+
+    private NodeProcess(Process process, string nodeId, Uri baseUrl)
+    {
+        _process = process;
+        NodeId = nodeId;
+        BaseUrl = baseUrl;
+    }
+
+    public string NodeId { get; }
+
+    public Uri BaseUrl { get; }
+
+    public int Pid => _process.Id;
+
+    public static async Task<NodeProcess> StartAsync(IDictionary<string, string?> settings)
+    {
+        var port = FreePort();
+        var peerPort = FreePort();
+        var start = new ProcessStartInfo("dotnet") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
+        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "ChatNode.dll"));
+        start.ArgumentList.Add("serve");
+        var all = new Dictionary<string, string?>(settings)
+        {
+            ["Node:Listen"] = $"http://127.0.0.1:{port}",
+            ["Node:PeerListen"] = $"http://127.0.0.1:{peerPort}",
+            ["Auth:Secret"] = TestEnvironment.Secret,
+            ["Storage:Redis:Endpoints"] = TestEnvironment.RedisEndpoints,
+            ["Logging:LogLevel:Default"] = "Warning",
+        };
+        foreach (var (key, value) in all)
+        {
+            start.ArgumentList.Add($"--{key}={value}");
+        }
+
+        var process = Process.Start(start)!;
+        var log = Path.Combine(TestEnvironment.BuildDirectory, "test-logs", $"{settings["Node:NodeId"]}.log");
+        Directory.CreateDirectory(Path.GetDirectoryName(log)!);
+        _ = process.StandardOutput.BaseStream.CopyToAsync(File.Create(log));
+        _ = process.StandardError.BaseStream.CopyToAsync(File.Create(log + ".err"));
+        var node = new NodeProcess(process, settings["Node:NodeId"]!, new Uri($"http://127.0.0.1:{port}"));
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
+        await Poll.UntilAsync(async () =>
+        {
+            Assert.That(process.HasExited, Is.False, $"node process exited with {(process.HasExited ? process.ExitCode : 0)}; see {log}");
+            try
+            {
+                return (await http.GetAsync(new Uri(node.BaseUrl, "/readyz"))).StatusCode == HttpStatusCode.OK;
+            }
+            catch (HttpRequestException)
+            {
+                return false;
+            }
+        }, $"node process {node.NodeId} to be ready", TimeSpan.FromSeconds(30));
+        return node;
+    }
+
+    /// <summary>SIGKILL: no deregistration, no close frames.</summary>
+    public void Kill()
+    {
+        if (!_process.HasExited)
+        {
+            _process.Kill();
+            _process.WaitForExit(10_000);
+        }
+    }
+
+    public ValueTask DisposeAsync()
+    {
+        Kill();
+        _process.Dispose();
+        return ValueTask.CompletedTask;
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}
+
+public sealed record RouteAnswer(string User, string NodeId, string Url, long Epoch);
+
+public static class RouteClient
+{
+    public static async Task<RouteAnswer> RouteAsync(Uri node, string user)
+    {
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
+        return (await http.GetFromJsonAsync<RouteAnswer>(new Uri(node, $"/v1/route?user={Uri.EscapeDataString(user)}")))!;
+    }
+}
