@@ -22,6 +22,10 @@ public static class Program
                 return await ServeAsync(rest).ConfigureAwait(false);
             case "token":
                 return Token(rest);
+            case "ring":
+                return await RingAsync(rest).ConfigureAwait(false);
+            case "route":
+                return await RouteAsync(rest).ConfigureAwait(false);
             case "help" or "--help" or "-h":
                 Console.WriteLine(Usage);
                 return 0;
@@ -35,6 +39,8 @@ public static class Program
         usage:
           chatnode [serve] [--Node:Listen=http://127.0.0.1:8080] [--Section:Key=value ...]
           chatnode token --user USER --client CLIENT [--ttl 24h]
+          chatnode ring                      members, states, epoch and key-space share of the fleet in etcd
+          chatnode route --user USER         the node that owns USER
         settings come from appsettings.json, environment variables (Node__Listen, Storage__Redis__Endpoints,
         Auth__Secret, or the short CHATNODE_LISTEN, CHATNODE_REDIS, CHATNODE_SECRET, CHATNODE_NODE_ID) and
         --Section:Key=value, which wins over all of them.
@@ -98,6 +104,71 @@ public static class Program
 
         Console.WriteLine(new TokenService(Options.Create(options), TimeProvider.System).Mint(user, client, ttl));
         return 0;
+    }
+
+    private static async Task<int> RingAsync(string[] args)
+    {
+        var snapshot = await ReadRingAsync(args).ConfigureAwait(false);
+        if (snapshot is null)
+        {
+            return 2;
+        }
+
+        var shares = snapshot.Current.Shares();
+        Console.WriteLine($"epoch {snapshot.Epoch}, {snapshot.Members.Count} members");
+        Console.WriteLine($"{"node",-24} {"state",-9} {"share",7} {"vnodes",6}  websocket / peer");
+        foreach (var member in snapshot.Members)
+        {
+            var share = shares.TryGetValue(member.NodeId, out var value) ? value : 0;
+            Console.WriteLine($"{member.NodeId,-24} {member.State,-9} {share,7:P1} {member.VirtualNodes,6}  {member.WebSocketUrl} / {member.PeerUrl}");
+        }
+
+        return 0;
+    }
+
+    private static async Task<int> RouteAsync(string[] args)
+    {
+        var user = args.Length == 2 && args[0] == "--user" ? args[1] : null;
+        if (!Ids.IsValidUserId(user))
+        {
+            Console.Error.WriteLine($"--user USER is required\n{Usage}");
+            return 2;
+        }
+
+        var snapshot = await ReadRingAsync([]).ConfigureAwait(false);
+        if (snapshot?.OwnerOf(user) is not { } owner)
+        {
+            Console.Error.WriteLine(snapshot is null ? "" : "the fleet has no members");
+            return 2;
+        }
+
+        Console.WriteLine($"{user} -> {owner.NodeId} {owner.WebSocketUrl} (epoch {snapshot.Epoch})");
+        return 0;
+    }
+
+    /// <summary>Reads the fleet's membership once from etcd (Registry:Endpoints, or CHATNODE_ETCD).</summary>
+    private static async Task<Registry.Ring.RingSnapshot?> ReadRingAsync(string[] args)
+    {
+        var configuration = new ConfigurationBuilder().AddJsonFile("appsettings.json", optional: true).AddEnvironmentVariables();
+        ChatNodeHost.AddChatNodeConfiguration(configuration);
+        configuration.AddCommandLine(args);
+        var options = configuration.Build().GetSection(Registry.RegistryOptions.Section).Get<Registry.RegistryOptions>() ?? new Registry.RegistryOptions();
+        if (options.Endpoints.Length == 0)
+        {
+            Console.Error.WriteLine("no etcd configured: set CHATNODE_ETCD or --Registry:Endpoints=http://127.0.0.1:2379");
+            return null;
+        }
+
+        options.StartTimeout = TimeSpan.FromSeconds(5);
+        await using var registry = new Registry.Etcd.EtcdRegistry(Options.Create(options), Microsoft.Extensions.Logging.Abstractions.NullLogger<Registry.Etcd.EtcdRegistry>.Instance);
+        await registry.StartAsync(CancellationToken.None).ConfigureAwait(false);
+        if (registry.Current.Epoch == 0)
+        {
+            Console.Error.WriteLine($"etcd at {options.Endpoints} did not answer");
+            return null;
+        }
+
+        return registry.Current;
     }
 
     /// <summary>Parses 90s, 30m, 24h or 7d; empty text gives <paramref name="fallback"/>.</summary>

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Builds ChatNode and runs one node in the foreground against the services of scripts/services.sh
+# Builds ChatNode and runs a fleet of nodes (3 by default, CHATNODE_NODES) in the foreground against the services of scripts/services.sh
 # (start them first: `make services`). Ctrl-C stops the node; the services keep running (`make stop`).
 #
-#   run-node.sh          build and run one node
+#   run-node.sh          build and run the fleet
 #   run-node.sh stop     stop nodes started by this script (their pid files are in build/nodes/)
 set -euo pipefail
 
@@ -47,27 +47,49 @@ export CHATNODE_SECRET
 
 dotnet build ChatNode -c Release --nologo -v quiet
 
+COUNT=${CHATNODE_NODES:-3}
 cat <<EOF
 
-WebSocket endpoint: ws://127.0.0.1:8080/ws
-Mint a token (another shell, repo root):
-  export CHATNODE_SECRET=\$(cat $CHATNODE_BUILD/dev-secret)
+A fleet of $COUNT nodes (node-1 .. node-$COUNT) sharing etcd and the Redis Cluster.
+WebSocket endpoint (any node; clients are redirected to the node that owns their user):
+  ws://127.0.0.1:8080/ws
+Mint a token and look at the ring (another shell, repo root):
+  export CHATNODE_SECRET=\$(cat $CHATNODE_BUILD/dev-secret) CHATNODE_ETCD=$CHATNODE_ETCD
   dotnet $DLL token --user alice --client phone
-Ctrl-C stops this node; the services keep running until \`make stop\`.
+  dotnet $DLL ring
+  dotnet $DLL route --user alice
+Node logs: $NODES/node-N.log. Ctrl-C stops the nodes; the services keep running until \`make stop\`.
 
 EOF
 
 mkdir -p "$NODES"
-# Run in the background and wait, so a TERM to this script reaches the node too
-# (background children of a script ignore the terminal's SIGINT; the trap forwards it as TERM).
-dotnet "$DLL" serve &
-pid=$!
-echo "$pid" >"$NODES/node.pid"
-trap 'kill -TERM "$pid" 2>/dev/null || true' INT TERM
+# Background children, so that a TERM to this script reaches them (the trap forwards INT and TERM).
+pids=()
+for i in $(seq 1 "$COUNT"); do
+    dotnet "$DLL" serve --Node:NodeId="node-$i" \
+        --Node:Listen="http://127.0.0.1:$((8079 + i))" --Node:PeerListen="http://127.0.0.1:$((9079 + i))" \
+        --Registry:Endpoints="$CHATNODE_ETCD" >"$NODES/node-$i.log" 2>&1 &
+    pids+=($!)
+    echo "$!" >"$NODES/node-$i.pid"
+done
+trap 'kill -TERM "${pids[@]}" 2>/dev/null || true' INT TERM
+for i in $(seq 1 "$COUNT"); do
+    for _ in $(seq 150); do
+        curl -sf "http://127.0.0.1:$((8079 + i))/readyz" >/dev/null && break
+        node_alive "${pids[i - 1]}" || break
+        sleep 0.1
+    done
+    if curl -sf "http://127.0.0.1:$((8079 + i))/readyz" >/dev/null; then
+        echo "run-node: node-$i ready on :$((8079 + i))"
+    else
+        echo "run-node: node-$i not ready (see $NODES/node-$i.log)"
+    fi
+done
 rc=0
-wait "$pid" || rc=$?
-# A trapped signal ends `wait` early; keep waiting while the node shuts down, for its real exit code.
-while node_alive "$pid"; do rc=0; wait "$pid" || rc=$?; done
-rm -f "$NODES/node.pid"
-echo "run-node: node exited ($rc); services still running (make stop stops them)"
+for pid in "${pids[@]}"; do
+    # A trapped signal ends `wait` early; keep waiting while the nodes shut down.
+    while node_alive "$pid"; do wait "$pid" || rc=$?; done
+done
+rm -f "$NODES"/node-*.pid
+echo "run-node: nodes exited; services still running (make stop stops them)"
 exit "$rc"
