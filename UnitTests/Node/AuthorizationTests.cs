@@ -5,34 +5,26 @@ using ChatNode.UnitTests.Infrastructure;
 namespace ChatNode.UnitTests.Node;
 
 [TestFixture]
-public sealed class AuthorizationTests
+public sealed class AuthorizationTests : NodeFixture
 {
-    private TestNode _node = null!;
-
-    [OneTimeSetUp]
-    public async Task StartNode() => _node = await TestNode.StartAsync();
-
-    [OneTimeTearDown]
-    public async Task StopNode() => await _node.DisposeAsync();
-
     [Test]
     public async Task Missing_forged_and_expired_tokens_are_refused_before_the_upgrade()
     {
         var user = TestEnvironment.NewId("mallory");
-        var valid = _node.Token(user, "phone");
+        var valid = Node.Token(user, "phone");
         var forged = valid[..^4] + (valid[^4..] == "AAAA" ? "BBBB" : "AAAA");
         var otherSecret = new global::ChatNode.Auth.TokenService(
             Microsoft.Extensions.Options.Options.Create(new global::ChatNode.Auth.AuthOptions { Secret = "some-other-cluster-secret-xyz" }), TimeProvider.System).Mint(user, "phone", TimeSpan.FromHours(1));
-        var expired = _node.Tokens.Mint(user, "phone", TimeSpan.FromSeconds(-5));
+        var expired = Node.Tokens.Mint(user, "phone", TimeSpan.FromSeconds(-5));
 
         foreach (var (token, what) in new[] { ((string?)null, "missing"), (forged, "forged signature"), (otherSecret, "other secret"), (expired, "expired"), ("garbage", "garbage") })
         {
-            var (socket, status) = await RawSocket.TryConnectAsync(_node.WsUrl, token);
+            var (socket, status) = await RawSocket.TryConnectAsync(Node.WsUrl, token);
             Assert.That(socket, Is.Null, what);
             Assert.That(status, Is.EqualTo(HttpStatusCode.Unauthorized), what);
         }
 
-        var (query, queryStatus) = await RawSocket.TryConnectAsync(_node.WsUrl, valid, tokenInQuery: true);
+        var (query, queryStatus) = await RawSocket.TryConnectAsync(Node.WsUrl, valid, tokenInQuery: true);
         Assert.That(query, Is.Not.Null, $"a valid token in access_token is accepted (HTTP {(int)queryStatus})");
         await query!.DisposeAsync();
     }
@@ -40,7 +32,7 @@ public sealed class AuthorizationTests
     [Test]
     public async Task A_connection_is_closed_with_4004_when_its_token_expires()
     {
-        await using var socket = await RawSocket.ConnectAsync(_node.WsUrl, _node.Tokens.Mint(TestEnvironment.NewId("brief"), "phone", TimeSpan.FromSeconds(2)));
+        await using var socket = await RawSocket.ConnectAsync(Node.WsUrl, Node.Tokens.Mint(TestEnvironment.NewId("brief"), "phone", TimeSpan.FromSeconds(2)));
         Assert.That(await socket.ClosedAsync(), Is.EqualTo(4004));
     }
 
@@ -48,9 +40,9 @@ public sealed class AuthorizationTests
     public async Task A_non_participant_may_not_send_and_a_removed_participant_stops_receiving()
     {
         var (alice, bob, eve) = (TestEnvironment.NewId("alice"), TestEnvironment.NewId("bob"), TestEnvironment.NewId("eve"));
-        await using var a = await _node.ConnectAsync(alice, "phone");
-        await using var b = await _node.ConnectAsync(bob, "phone");
-        await using var e = await _node.ConnectAsync(eve, "phone");
+        await using var a = await Node.ConnectAsync(alice, "phone");
+        await using var b = await Node.ConnectAsync(bob, "phone");
+        await using var e = await Node.ConnectAsync(eve, "phone");
         var chat = await a.CreateChatAsync([bob], "private");
 
         Assert.That(await ChatAssert.ErrorOfAsync(() => e.SendMessageAsync(chat.ChatId, "let me in")), Is.EqualTo(ErrorCode.NotParticipant));

@@ -5,20 +5,14 @@ using Google.Protobuf;
 namespace ChatNode.UnitTests.Node;
 
 [TestFixture]
-public sealed class BadInputTests
+public sealed class BadInputTests : NodeFixture
 {
-    private TestNode _node = null!;
-
-    [OneTimeSetUp]
-    public async Task StartNode() => _node = await TestNode.StartAsync(new Dictionary<string, string?> { ["Node:MaxFrameBytes"] = "8192", ["Node:MaxTextBytes"] = "4096" });
-
-    [OneTimeTearDown]
-    public async Task StopNode() => await _node.DisposeAsync();
+    protected override IDictionary<string, string?> Settings => new Dictionary<string, string?> { ["Node:MaxFrameBytes"] = "8192", ["Node:MaxTextBytes"] = "4096" };
 
     [Test]
     public async Task Malformed_and_unknown_frames_get_error_frames_and_the_connection_keeps_serving()
     {
-        await using var socket = await RawSocket.ConnectAsync(_node.WsUrl, _node.Token(TestEnvironment.NewId("fuzz"), "phone"));
+        await using var socket = await RawSocket.ConnectAsync(Node.WsUrl, Node.Token(TestEnvironment.NewId("fuzz"), "phone"));
 
         await socket.SendBinaryAsync([0xFF, 0xFF, 0xFF, 0xFF, 0x0F]);
         var malformed = await NextNonPushAsync(socket);
@@ -40,7 +34,7 @@ public sealed class BadInputTests
     [Test]
     public async Task Malformed_json_gets_an_error_frame_and_unknown_json_commands_are_named()
     {
-        await using var socket = await RawSocket.ConnectAsync(_node.WsUrl, _node.Token(TestEnvironment.NewId("fuzz"), "web"), "chat.v1+json");
+        await using var socket = await RawSocket.ConnectAsync(Node.WsUrl, Node.Token(TestEnvironment.NewId("fuzz"), "web"), "chat.v1+json");
         await socket.SendTextAsync("{not json");
         Assert.That((await NextNonPushAsync(socket)).Error?.Code, Is.EqualTo(ErrorCode.BadRequest));
 
@@ -54,7 +48,7 @@ public sealed class BadInputTests
     [Test]
     public async Task A_frame_of_the_wrong_type_for_the_subprotocol_closes_with_4100()
     {
-        await using var socket = await RawSocket.ConnectAsync(_node.WsUrl, _node.Token(TestEnvironment.NewId("fuzz"), "phone"));
+        await using var socket = await RawSocket.ConnectAsync(Node.WsUrl, Node.Token(TestEnvironment.NewId("fuzz"), "phone"));
         await socket.SendTextAsync("""{"requestId":"1","ping":{}}""");
         Assert.That(await socket.ClosedAsync(), Is.EqualTo(4100));
     }
@@ -63,22 +57,22 @@ public sealed class BadInputTests
     public async Task An_oversize_frame_closes_with_4103_and_stored_messages_survive()
     {
         var (alice, bob) = (TestEnvironment.NewId("alice"), TestEnvironment.NewId("bob"));
-        await using (await _node.ConnectAsync(bob, "phone"))
+        await using (await Node.ConnectAsync(bob, "phone"))
         {
         }
 
-        await using var a = await _node.ConnectAsync(alice, "phone");
+        await using var a = await Node.ConnectAsync(alice, "phone");
         var chat = await a.CreateChatAsync([bob]);
         var kept = await a.SendMessageAsync(chat.ChatId, "stored before the attack");
 
-        await using var socket = await RawSocket.ConnectAsync(_node.WsUrl, _node.Token(bob, "phone"));
+        await using var socket = await RawSocket.ConnectAsync(Node.WsUrl, Node.Token(bob, "phone"));
         await socket.SendBinaryAsync(new byte[20_000]);
         Assert.That(await socket.ClosedAsync(), Is.EqualTo(4103));
 
         var tooLongText = await ChatAssert.ErrorOfAsync(() => a.SendMessageAsync(chat.ChatId, new string('x', 5000)));
         Assert.That(tooLongText, Is.EqualTo(ErrorCode.TooLarge));
 
-        await using var b = await _node.ConnectAsync(bob, "phone");
+        await using var b = await Node.ConnectAsync(bob, "phone");
         var got = await ChatAssert.ReceiveAsync(b.Messages, 1, "the message stored before the bad frames");
         Assert.That(got[0].MessageId, Is.EqualTo(kept.MessageId));
         Assert.That(await a.PingAsync(), Is.GreaterThan(0), "other connections were never affected");

@@ -6,27 +6,21 @@ using ChatNode.UnitTests.Infrastructure;
 namespace ChatNode.UnitTests.Node;
 
 [TestFixture]
-public sealed class DeliveryGuaranteeTests
+public sealed class DeliveryGuaranteeTests : NodeFixture
 {
-    private TestNode _node = null!;
-
-    [OneTimeSetUp]
-    public async Task StartNode() => _node = await TestNode.StartAsync(new Dictionary<string, string?>
+    protected override IDictionary<string, string?> Settings => new Dictionary<string, string?>
     {
         ["Node:RedeliveryTimeout"] = "00:00:01",
         ["Node:SweepInterval"] = "00:00:00.200",
         ["Node:InboxResyncInterval"] = "00:00:00.500",
-    });
-
-    [OneTimeTearDown]
-    public async Task StopNode() => await _node.DisposeAsync();
+    };
 
     [Test]
     public async Task A_resend_with_the_same_client_message_id_stores_one_message_and_delivers_once()
     {
         var (alice, bob) = (TestEnvironment.NewId("alice"), TestEnvironment.NewId("bob"));
-        await using var a = await _node.ConnectAsync(alice, "phone");
-        await using var b = await _node.ConnectAsync(bob, "phone");
+        await using var a = await Node.ConnectAsync(alice, "phone");
+        await using var b = await Node.ConnectAsync(bob, "phone");
         var chat = await a.CreateChatAsync([bob]);
 
         var first = await a.SendMessageAsync(chat.ChatId, "once", "cmid-1");
@@ -45,7 +39,7 @@ public sealed class DeliveryGuaranteeTests
         Assert.That(got.Select(m => m.Text), Is.EqualTo(new[] { "once", "marker" }));
         Assert.That(b.PushesReceived, Is.EqualTo(3), "one chat update and one push per message: the retry pushed nothing");
 
-        var stored = await _node.Services.GetMessages().GetMessagesAsync([(chat.ChatId, (long)first.Seq), (chat.ChatId, (long)first.Seq + 2)], CancellationToken.None);
+        var stored = await Node.Services.GetMessages().GetMessagesAsync([(chat.ChatId, (long)first.Seq), (chat.ChatId, (long)first.Seq + 2)], CancellationToken.None);
         Assert.That(stored[0]?.MessageId, Is.EqualTo(first.MessageId));
         Assert.That(stored[1], Is.Null, "no third message was stored");
     }
@@ -54,8 +48,8 @@ public sealed class DeliveryGuaranteeTests
     public async Task An_unacknowledged_push_is_redelivered_after_the_timeout_and_an_acknowledged_one_is_not()
     {
         var (alice, bob) = (TestEnvironment.NewId("alice"), TestEnvironment.NewId("bob"));
-        await using var a = await _node.ConnectAsync(alice, "phone");
-        await using var b = await _node.ConnectAsync(bob, "phone", configure: o => o.AutoAck = false);
+        await using var a = await Node.ConnectAsync(alice, "phone");
+        await using var b = await Node.ConnectAsync(bob, "phone", configure: o => o.AutoAck = false);
         var chat = await a.CreateChatAsync([bob]);
         var update = await ChatAssert.ReceiveAsync(b.ChatUpdates, 1, "the chat update");
         await b.AckAsync([update[0].DeliveryId]);
@@ -78,16 +72,16 @@ public sealed class DeliveryGuaranteeTests
     public async Task An_inbox_entry_whose_live_push_was_lost_is_pushed_by_the_resync_sweep()
     {
         var (alice, bob) = (TestEnvironment.NewId("alice"), TestEnvironment.NewId("bob"));
-        await using var a = await _node.ConnectAsync(alice, "phone");
-        await using var b = await _node.ConnectAsync(bob, "phone");
+        await using var a = await Node.ConnectAsync(alice, "phone");
+        await using var b = await Node.ConnectAsync(bob, "phone");
         var chat = await a.CreateChatAsync([bob]);
         await ChatAssert.ReceiveAsync(b.ChatUpdates, 1, "the chat update");
 
         // Store a message the way a sending node does, then "crash" before its live push: no push is made.
         var draft = new MessageDraft(chat.ChatId, Guid.NewGuid().ToString("N"), alice, "phone", "lost-push",
             new Protocol.Store.MessageBody { Text = "never pushed live" }.ToByteArray());
-        var appended = await _node.Services.GetMessages().AppendAsync(draft, CancellationToken.None);
-        await _node.Services.GetInbox().AddAsync([new ClientAddress(bob, "phone")], new InboxEntry(appended.Message!.DeliveryId, appended.Message.SentAtUs), CancellationToken.None);
+        var appended = await Node.Services.GetMessages().AppendAsync(draft, CancellationToken.None);
+        await Node.Services.GetInbox().AddAsync([new ClientAddress(bob, "phone")], new InboxEntry(appended.Message!.DeliveryId, appended.Message.SentAtUs), CancellationToken.None);
 
         var got = await ChatAssert.ReceiveAsync(b.Messages, 1, "the stored message through the resync sweep", TimeSpan.FromSeconds(10));
         Assert.That(got[0].MessageId, Is.EqualTo(appended.Message.MessageId));

@@ -4,24 +4,16 @@ using ChatNode.UnitTests.Infrastructure;
 namespace ChatNode.UnitTests.Node;
 
 [TestFixture]
-public sealed class DirectChatTests
+public sealed class DirectChatTests : NodeFixture
 {
-    private TestNode _node = null!;
-
-    [OneTimeSetUp]
-    public async Task StartNode() => _node = await TestNode.StartAsync();
-
-    [OneTimeTearDown]
-    public async Task StopNode() => await _node.DisposeAsync();
-
     [TestCase(ChatEncoding.Proto)]
     [TestCase(ChatEncoding.Json)]
     public async Task Both_online_users_exchange_messages_in_real_time(ChatEncoding encoding)
     {
         var alice = TestEnvironment.NewId("alice");
         var bob = TestEnvironment.NewId("bob");
-        await using var a = await _node.ConnectAsync(alice, "phone", encoding);
-        await using var b = await _node.ConnectAsync(bob, "phone", encoding);
+        await using var a = await Node.ConnectAsync(alice, "phone", encoding);
+        await using var b = await Node.ConnectAsync(bob, "phone", encoding);
 
         var chat = await a.CreateChatAsync([bob], "a and b");
         Assert.That(chat.Participants, Is.EquivalentTo(new[] { alice, bob }));

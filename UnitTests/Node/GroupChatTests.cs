@@ -5,16 +5,8 @@ using ChatNode.UnitTests.Infrastructure;
 namespace ChatNode.UnitTests.Node;
 
 [TestFixture]
-public sealed class GroupChatTests
+public sealed class GroupChatTests : NodeFixture
 {
-    private TestNode _node = null!;
-
-    [OneTimeSetUp]
-    public async Task StartNode() => _node = await TestNode.StartAsync();
-
-    [OneTimeTearDown]
-    public async Task StopNode() => await _node.DisposeAsync();
-
     [Test]
     public async Task Every_participant_of_a_chat_of_100_receives_and_a_101st_is_refused()
     {
@@ -24,7 +16,7 @@ public sealed class GroupChatTests
         {
             for (var i = 0; i < users.Length; i++)
             {
-                clients[i] = await _node.ConnectAsync(users[i], "phone");
+                clients[i] = await Node.ConnectAsync(users[i], "phone");
             }
 
             var chat = await clients[0].CreateChatAsync(users[1..], "hundred");
@@ -65,9 +57,9 @@ public sealed class GroupChatTests
     public async Task Participants_are_told_of_additions_and_the_added_user_receives_from_then_on()
     {
         var (alice, bob, carol) = (TestEnvironment.NewId("alice"), TestEnvironment.NewId("bob"), TestEnvironment.NewId("carol"));
-        await using var a = await _node.ConnectAsync(alice, "phone");
-        await using var b = await _node.ConnectAsync(bob, "phone");
-        await using var c = await _node.ConnectAsync(carol, "phone");
+        await using var a = await Node.ConnectAsync(alice, "phone");
+        await using var b = await Node.ConnectAsync(bob, "phone");
+        await using var c = await Node.ConnectAsync(carol, "phone");
         var chat = await a.CreateChatAsync([bob], "team");
         await ChatAssert.ReceiveAsync(b.ChatUpdates, 1, "bob's created update");
 

@@ -5,29 +5,21 @@ using ChatNode.UnitTests.Infrastructure;
 namespace ChatNode.UnitTests.Node;
 
 [TestFixture]
-public sealed class MultiDeviceTests
+public sealed class MultiDeviceTests : NodeFixture
 {
-    private TestNode _node = null!;
-
-    [OneTimeSetUp]
-    public async Task StartNode() => _node = await TestNode.StartAsync();
-
-    [OneTimeTearDown]
-    public async Task StopNode() => await _node.DisposeAsync();
-
     [Test]
     public async Task Every_client_of_every_participant_receives_including_the_senders_other_clients()
     {
         var (alice, bob) = (TestEnvironment.NewId("alice"), TestEnvironment.NewId("bob"));
-        await using (await _node.ConnectAsync(bob, "tablet"))
+        await using (await Node.ConnectAsync(bob, "tablet"))
         {
             // Registers bob's third client, which stays offline.
         }
 
-        await using var bobPhone = await _node.ConnectAsync(bob, "phone");
-        await using var bobLaptop = await _node.ConnectAsync(bob, "laptop");
-        await using var alicePhone = await _node.ConnectAsync(alice, "phone");
-        await using var aliceLaptop = await _node.ConnectAsync(alice, "laptop");
+        await using var bobPhone = await Node.ConnectAsync(bob, "phone");
+        await using var bobLaptop = await Node.ConnectAsync(bob, "laptop");
+        await using var alicePhone = await Node.ConnectAsync(alice, "phone");
+        await using var aliceLaptop = await Node.ConnectAsync(alice, "laptop");
 
         var chat = await alicePhone.CreateChatAsync([bob]);
         var sent = await alicePhone.SendMessageAsync(chat.ChatId, "to every device");
@@ -38,7 +30,7 @@ public sealed class MultiDeviceTests
             Assert.That(got[0].MessageId, Is.EqualTo(sent.MessageId), name);
         }
 
-        await using var bobTablet = await _node.ConnectAsync(bob, "tablet");
+        await using var bobTablet = await Node.ConnectAsync(bob, "tablet");
         var stored = await ChatAssert.ReceiveAsync(bobTablet.Messages, 1, "the message on bob's offline tablet");
         Assert.That(stored[0].MessageId, Is.EqualTo(sent.MessageId));
 
@@ -52,16 +44,16 @@ public sealed class MultiDeviceTests
     public async Task A_fourth_client_is_refused_until_one_is_deactivated_which_deletes_its_inbox()
     {
         var (alice, bob) = (TestEnvironment.NewId("alice"), TestEnvironment.NewId("bob"));
-        await using var one = await _node.ConnectAsync(bob, "one");
-        await using (await _node.ConnectAsync(bob, "two"))
+        await using var one = await Node.ConnectAsync(bob, "one");
+        await using (await Node.ConnectAsync(bob, "two"))
         {
         }
 
-        await using (await _node.ConnectAsync(bob, "three"))
+        await using (await Node.ConnectAsync(bob, "three"))
         {
         }
 
-        var (fourth, status) = await RawSocket.TryConnectAsync(_node.WsUrl, _node.Token(bob, "four"));
+        var (fourth, status) = await RawSocket.TryConnectAsync(Node.WsUrl, Node.Token(bob, "four"));
         Assert.That(fourth, Is.Not.Null, $"the upgrade itself succeeds (HTTP {(int)status}) so browsers see the reason");
         await using (fourth)
         {
@@ -73,17 +65,17 @@ public sealed class MultiDeviceTests
         Assert.That((await one.ListClientsAsync()).Select(c => c.ClientId), Is.EquivalentTo(new[] { "one", "two", "three" }));
 
         // A message for bob lands in client "two"'s inbox; deactivating "two" deletes it.
-        await using var a = await _node.ConnectAsync(alice, "phone");
+        await using var a = await Node.ConnectAsync(alice, "phone");
         var chat = await a.CreateChatAsync([bob]);
         await a.SendMessageAsync(chat.ChatId, "for all of bob's clients");
-        var inbox = _node.Services.GetInbox();
+        var inbox = Node.Services.GetInbox();
         Assert.That(await inbox.ReadAsync(new(bob, "two"), 0, 10, CancellationToken.None), Has.Count.EqualTo(2), "chat update and message stored for client two");
 
         await one.DeactivateClientAsync("two");
         Assert.That(await inbox.ReadAsync(new(bob, "two"), 0, 10, CancellationToken.None), Is.Empty, "deactivation deleted the inbox");
         Assert.That(await ChatAssert.ErrorOfAsync(() => one.DeactivateClientAsync("two")), Is.EqualTo(ErrorCode.NotFound));
 
-        await using var four = await _node.ConnectAsync(bob, "four");
+        await using var four = await Node.ConnectAsync(bob, "four");
         Assert.That(four.Welcome?.ClientId, Is.EqualTo("four"));
         Assert.That((await four.ListClientsAsync()).Select(c => c.ClientId), Is.EquivalentTo(new[] { "one", "three", "four" }));
     }
@@ -92,8 +84,8 @@ public sealed class MultiDeviceTests
     public async Task A_connected_client_that_is_deactivated_is_closed_with_the_terminal_code()
     {
         var bob = TestEnvironment.NewId("bob");
-        await using var phone = await _node.ConnectAsync(bob, "phone");
-        await using var laptop = await _node.ConnectAsync(bob, "laptop");
+        await using var phone = await Node.ConnectAsync(bob, "phone");
+        await using var laptop = await Node.ConnectAsync(bob, "laptop");
         await phone.DeactivateClientAsync("laptop");
         var closed = await Poll.WithinAsync(laptop.Closed, "the laptop's connection to close");
         Assert.That(closed.Code, Is.EqualTo(4101));

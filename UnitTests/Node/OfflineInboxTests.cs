@@ -3,27 +3,19 @@ using ChatNode.UnitTests.Infrastructure;
 namespace ChatNode.UnitTests.Node;
 
 [TestFixture]
-public sealed class OfflineInboxTests
+public sealed class OfflineInboxTests : NodeFixture
 {
-    private TestNode _node = null!;
-
-    [OneTimeSetUp]
-    public async Task StartNode() => _node = await TestNode.StartAsync();
-
-    [OneTimeTearDown]
-    public async Task StopNode() => await _node.DisposeAsync();
-
     [Test]
     public async Task An_offline_recipient_gets_all_50_messages_in_order_and_nothing_again_after_acking()
     {
         var (alice, bob) = (TestEnvironment.NewId("alice"), TestEnvironment.NewId("bob"));
         string chatId;
-        await using (var firstVisit = await _node.ConnectAsync(bob, "phone"))
+        await using (var firstVisit = await Node.ConnectAsync(bob, "phone"))
         {
             // Bob's client is registered by this first connect; he then goes offline.
         }
 
-        await using var a = await _node.ConnectAsync(alice, "phone");
+        await using var a = await Node.ConnectAsync(alice, "phone");
         chatId = (await a.CreateChatAsync([bob])).ChatId;
         var sent = new List<ulong>();
         for (var i = 0; i < 50; i++)
@@ -31,7 +23,7 @@ public sealed class OfflineInboxTests
             sent.Add((await a.SendMessageAsync(chatId, $"m{i}")).Seq);
         }
 
-        await using (var b = await _node.ConnectAsync(bob, "phone"))
+        await using (var b = await Node.ConnectAsync(bob, "phone"))
         {
             var update = await ChatAssert.ReceiveAsync(b.ChatUpdates, 1, "the stored chat creation");
             var messages = await ChatAssert.ReceiveAsync(b.Messages, 50, "50 stored messages");
@@ -41,11 +33,11 @@ public sealed class OfflineInboxTests
             await Poll.UntilAsync(async () => (await b.PingAsync()) > 0 && b.PushesReceived == 51, "all pushes received");
 
             // Acks are batched by the client; the inbox is empty once they are applied.
-            var inbox = _node.Services.GetInbox();
+            var inbox = Node.Services.GetInbox();
             await Poll.UntilAsync(async () => (await inbox.ReadAsync(new(bob, "phone"), 0, 100, CancellationToken.None)).Count == 0, "bob's inbox emptied by acks");
         }
 
-        await using var again = await _node.ConnectAsync(bob, "phone");
+        await using var again = await Node.ConnectAsync(bob, "phone");
         Assert.That(await again.InboxReplayed, Is.EqualTo(0), "nothing is redelivered after the acks");
         Assert.That(again.PushesReceived, Is.EqualTo(0));
     }
@@ -54,11 +46,11 @@ public sealed class OfflineInboxTests
     public async Task The_stored_inbox_comes_before_newer_messages_of_the_same_chat()
     {
         var (alice, bob) = (TestEnvironment.NewId("alice"), TestEnvironment.NewId("bob"));
-        await using (await _node.ConnectAsync(bob, "phone"))
+        await using (await Node.ConnectAsync(bob, "phone"))
         {
         }
 
-        await using var a = await _node.ConnectAsync(alice, "phone");
+        await using var a = await Node.ConnectAsync(alice, "phone");
         var chatId = (await a.CreateChatAsync([bob])).ChatId;
         for (var i = 0; i < 20; i++)
         {
@@ -74,7 +66,7 @@ public sealed class OfflineInboxTests
                 await a.SendMessageAsync(chatId, $"new{i}");
             }
         });
-        await using var b = await global::ChatNode.Client.ChatClient.ConnectAsync(_node.ClientOptions(bob, "phone"));
+        await using var b = await global::ChatNode.Client.ChatClient.ConnectAsync(Node.ClientOptions(bob, "phone"));
         await sender;
         var messages = await ChatAssert.ReceiveAsync(b.Messages, 40, "old and new messages");
         Assert.That(messages.Take(20).Select(m => m.Text), Is.EqualTo(Enumerable.Range(0, 20).Select(i => $"old{i}")));
