@@ -352,7 +352,15 @@ public sealed class EtcdRegistry : IClusterRegistry
 
         RegistryLog.RingChanged(_logger, snapshot.Epoch, string.Join(", ", snapshot.Members.Select(m => $"{m.NodeId}({m.State})")));
         _firstSnapshot.TrySetResult();
-        Changed?.Invoke(snapshot);
+        try
+        {
+            Changed?.Invoke(snapshot);
+        }
+        catch (Exception ex)
+        {
+            // A failing subscriber must not end the watch: every other node keeps following the ring.
+            RegistryLog.SubscriberFailed(_logger, snapshot.Epoch, ex);
+        }
     }
 
     private static async Task DelayAsync(int milliseconds, CancellationToken cancellationToken)
