@@ -24,6 +24,9 @@ public sealed class ChatClient : IAsyncDisposable
     private const string JsonSubprotocol = "chat.v1+json";
     private static readonly JsonParser Parser = new(JsonParser.Settings.Default.WithIgnoreUnknownFields(true));
 
+    // One HTTP client for blob uploads and downloads: presigned URLs carry their own credentials.
+    private static readonly HttpClient Http = new() { Timeout = TimeSpan.FromMinutes(5) };
+
     private readonly ChatClientOptions _options;
     private readonly ConcurrentDictionary<ulong, TaskCompletionSource<ServerFrame>> _pending = new();
     private readonly Channel<NewMessage> _messages = Channel.CreateUnbounded<NewMessage>();
@@ -114,9 +117,16 @@ public sealed class ChatClient : IAsyncDisposable
     /// Sends a message; retries on lost connections and retryable errors with the same client message id until
     /// <see cref="ChatClientOptions.SendRetryBudget"/> runs out. SUCCESS means the message is durably stored.
     /// </summary>
-    public async Task<SendMessageResult> SendMessageAsync(string chatId, string text, string? clientMessageId = null, CancellationToken cancellationToken = default)
+    public Task<SendMessageResult> SendMessageAsync(string chatId, string text, string? clientMessageId = null, CancellationToken cancellationToken = default) =>
+        SendMessageAsync(chatId, text, [], clientMessageId, cancellationToken);
+
+    /// <summary>Sends a message with attachments uploaded by <see cref="UploadAttachmentAsync"/>; retried like any send.</summary>
+    public async Task<SendMessageResult> SendMessageAsync(
+        string chatId, string text, IEnumerable<Attachment> attachments, string? clientMessageId = null, CancellationToken cancellationToken = default)
     {
-        var frame = new ClientFrame { SendMessage = new SendMessage { ChatId = chatId, Text = text, ClientMessageId = clientMessageId ?? Guid.NewGuid().ToString("N") } };
+        var command = new SendMessage { ChatId = chatId, Text = text, ClientMessageId = clientMessageId ?? Guid.NewGuid().ToString("N") };
+        command.Attachments.Add(attachments);
+        var frame = new ClientFrame { SendMessage = command };
         using var budget = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         budget.CancelAfter(_options.SendRetryBudget);
         var delay = TimeSpan.FromMilliseconds(50);
@@ -149,6 +159,34 @@ public sealed class ChatClient : IAsyncDisposable
                 throw new ChatConnectionException($"send not confirmed within {_options.SendRetryBudget}");
             }
         }
+    }
+
+    /// <summary>
+    /// Uploads an attachment straight to blob storage: asks the node for an upload URL, PUTs the bytes there, and
+    /// returns the attachment to name in <see cref="SendMessageAsync(string, string, IEnumerable{Attachment}, string?, CancellationToken)"/>.
+    /// </summary>
+    public async Task<Attachment> UploadAttachmentAsync(ReadOnlyMemory<byte> content, string contentType, CancellationToken cancellationToken = default)
+    {
+        var sha256 = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(content.Span));
+        var grant = (await RequestAsync(new ClientFrame
+        {
+            GetAttachmentUpload = new GetAttachmentUpload { ContentType = contentType, Size = (ulong)content.Length, Sha256 = sha256 },
+        }, cancellationToken).ConfigureAwait(false)).GetAttachmentUploadResult;
+        using var body = new ReadOnlyMemoryContent(content);
+        body.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue(contentType);
+        using var response = await Http.PutAsync(new Uri(grant.UploadUrl), body, cancellationToken).ConfigureAwait(false);
+        response.EnsureSuccessStatusCode();
+        return new Attachment { AttachmentId = grant.AttachmentId, ContentType = contentType, Size = (ulong)content.Length, Sha256 = sha256 };
+    }
+
+    /// <summary>Downloads an attachment of a message: asks the node for a download URL and GETs the bytes, checking their SHA-256.</summary>
+    public async Task<byte[]> DownloadAttachmentAsync(string attachmentId, CancellationToken cancellationToken = default)
+    {
+        var grant = (await RequestAsync(new ClientFrame { GetAttachmentDownload = new GetAttachmentDownload { AttachmentId = attachmentId } }, cancellationToken)
+            .ConfigureAwait(false)).GetAttachmentDownloadResult;
+        var bytes = await Http.GetByteArrayAsync(new Uri(grant.DownloadUrl), cancellationToken).ConfigureAwait(false);
+        var sha256 = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(bytes));
+        return sha256 == grant.Attachment.Sha256 ? bytes : throw new InvalidDataException($"attachment {attachmentId} does not match its SHA-256");
     }
 
     public Task<Chat> AddParticipantAsync(string chatId, string userId, CancellationToken cancellationToken = default) =>

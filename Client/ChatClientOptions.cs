@@ -34,7 +34,7 @@ public sealed class ChatClientOptions
     /// <summary>How long a request waits for its result before it counts as lost. Default 15 s.</summary>
     public TimeSpan RequestTimeout { get; set; } = TimeSpan.FromSeconds(15);
 
-    /// <summary>How long <see cref="ChatClient.SendMessageAsync"/> keeps retrying (same client message id) before giving up. Default 60 s.</summary>
+    /// <summary>How long <c>ChatClient.SendMessageAsync</c> keeps retrying (same client message id) before giving up. Default 60 s.</summary>
     public TimeSpan SendRetryBudget { get; set; } = TimeSpan.FromSeconds(60);
 
     /// <summary>Redirects followed for one connect before giving up. Default 5.</summary>

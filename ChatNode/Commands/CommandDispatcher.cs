@@ -2,6 +2,7 @@ using ChatNode.Connections;
 using ChatNode.Delivery;
 using ChatNode.Diagnostics;
 using ChatNode.Hosting;
+using ChatNode.Media;
 using ChatNode.Protocol.V1;
 using ChatNode.Storage;
 using Microsoft.Extensions.Logging;
@@ -32,6 +33,7 @@ public sealed partial class CommandDispatcher
     private readonly ChatMetrics _metrics;
     private readonly TimeProvider _time;
     private readonly ILogger<CommandDispatcher> _logger;
+    private readonly MediaService _media;
 
     public CommandDispatcher(
         IChatStore chats,
@@ -43,8 +45,10 @@ public sealed partial class CommandDispatcher
         IOptions<ChatNodeOptions> options,
         ChatMetrics metrics,
         TimeProvider time,
+        MediaService media,
         ILogger<CommandDispatcher> logger)
     {
+        _media = media;
         _chats = chats;
         _messages = messages;
         _inbox = inbox;
@@ -75,6 +79,14 @@ public sealed partial class CommandDispatcher
                 ClientFrame.CommandOneofCase.Ping => new ServerFrame { Pong = new Pong { ServerTimeUnixMs = _time.GetUtcNow().ToUnixTimeMilliseconds() } },
                 ClientFrame.CommandOneofCase.DeactivateClient => await DeactivateClientAsync(connection, request.DeactivateClient, cancellationToken).ConfigureAwait(false),
                 ClientFrame.CommandOneofCase.ListClients => await ListClientsAsync(connection, cancellationToken).ConfigureAwait(false),
+                ClientFrame.CommandOneofCase.GetAttachmentUpload => new ServerFrame
+                {
+                    GetAttachmentUploadResult = await _media.GrantUploadAsync(connection.Address.UserId, request.GetAttachmentUpload, cancellationToken).ConfigureAwait(false),
+                },
+                ClientFrame.CommandOneofCase.GetAttachmentDownload => new ServerFrame
+                {
+                    GetAttachmentDownloadResult = await _media.GrantDownloadAsync(connection.Address.UserId, request.GetAttachmentDownload.AttachmentId, cancellationToken).ConfigureAwait(false),
+                },
                 _ => throw new CommandException(ErrorCode.UnknownCommand, "The frame carries no command this node knows."),
             };
             outcome = "ok";

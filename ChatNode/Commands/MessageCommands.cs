@@ -24,17 +24,15 @@ public sealed partial class CommandDispatcher
             throw new CommandException(ErrorCode.TooLarge, $"A message text has at most {_options.MaxTextBytes} UTF-8 bytes.");
         }
 
-        if (command.Attachments.Count > 0)
-        {
-            throw BadRequest("This node has no media store configured; attachments are not accepted.");
-        }
-
-        if (command.Text.Length == 0)
+        if (command.Text.Length == 0 && command.Attachments.Count == 0)
         {
             throw BadRequest("A message needs text or attachments.");
         }
 
+        // Attachments are checked before anything is stored: a refused message leaves no trace.
+        var attachments = await _media.ValidateForSendAsync(connection.Address.UserId, command.Attachments, cancellationToken).ConfigureAwait(false);
         var body = new MessageBody { Text = command.Text };
+        body.Attachments.Add(attachments);
         var draft = new MessageDraft(
             command.ChatId, Ids.NewMessageId(), connection.Address.UserId, connection.Address.ClientId, command.ClientMessageId, body.ToByteArray());
         var appended = await _messages.AppendAsync(draft, cancellationToken).ConfigureAwait(false);
@@ -46,6 +44,7 @@ public sealed partial class CommandDispatcher
         var message = appended.Message!;
         if (!appended.Duplicate || !appended.FannedOut)
         {
+            await _media.LinkAsync(attachments, command.ChatId, cancellationToken).ConfigureAwait(false);
             // SUCCESS only after every recipient inbox holds the message: then delivery no longer depends on this node.
             await _delivery.FanOutAsync(appended.Participants, connection.Address, new InboxEntry(message.DeliveryId, message.SentAtUs), cancellationToken)
                 .ConfigureAwait(false);

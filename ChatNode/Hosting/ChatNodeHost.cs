@@ -4,6 +4,8 @@ using ChatNode.Connections;
 using ChatNode.Delivery;
 using System.Net;
 using ChatNode.Diagnostics;
+using ChatNode.Media;
+using ChatNode.Storage.Blobs;
 using ChatNode.Fleet;
 using ChatNode.Peering;
 using ChatNode.Registry;
@@ -39,6 +41,7 @@ public static class ChatNodeHost
         ("CHATNODE_LISTEN", "Node:Listen"),
         ("CHATNODE_NODE_ID", "Node:NodeId"),
         ("CHATNODE_ETCD", "Registry:Endpoints"),
+        ("CHATNODE_S3", "Media:Store:Endpoint"),
     ];
 
     /// <summary>Adds the short <c>CHATNODE_*</c> variables (they win over other sources) and explicit overrides.</summary>
@@ -152,6 +155,21 @@ public static class ChatNodeHost
         services.AddSingleton<DeliveryService>();
         services.AddSingleton<CommandDispatcher>();
         services.AddSingleton<WebSocketHandler>();
+        services.AddOptions<MediaOptions>().Bind(configuration.GetSection(MediaOptions.Section)).ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<MediaOptions>, MediaOptionsValidator>());
+        services.AddOptions<BlobStoreOptions>().Bind(configuration.GetSection(BlobStoreOptions.Section));
+        if (configuration[$"{BlobStoreOptions.Section}:{nameof(BlobStoreOptions.Endpoint)}"] is { Length: > 0 })
+        {
+            services.AddSingleton<IBlobStore, MinioBlobStore>();
+            services.AddHostedService<AttachmentSweeper>();
+        }
+
+        services.AddSingleton(sp => new MediaService(
+            sp.GetRequiredService<IAttachmentStore>(),
+            sp.GetRequiredService<IChatStore>(),
+            sp.GetRequiredService<IOptions<MediaOptions>>(),
+            sp.GetRequiredService<TimeProvider>(),
+            sp.GetService<IBlobStore>()));
         services.AddHostedService<FleetMembership>();
         services.AddHostedService(sp => sp.GetRequiredService<PeerForwarder>());
         services.AddHostedService<StoreWarmup>();

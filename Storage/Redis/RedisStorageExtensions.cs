@@ -28,6 +28,7 @@ public static class RedisStorageExtensions
         services.TryAddSingleton<IInboxStore, RedisInboxStore>();
         services.TryAddSingleton<IClientStore, RedisClientStore>();
         services.TryAddSingleton<IStoreHealth, RedisStoreHealth>();
+        services.TryAddSingleton<IAttachmentStore, RedisAttachmentStore>();
         return services;
     }
 

@@ -13,6 +13,9 @@ public static class TestEnvironment
     public static string EtcdEndpoint =>
         Environment.GetEnvironmentVariable("CHATNODE_ETCD") is { Length: > 0 } value ? value : "http://127.0.0.1:2479";
 
+    public static string S3Endpoint =>
+        Environment.GetEnvironmentVariable("CHATNODE_S3") is { Length: > 0 } value ? value : "http://127.0.0.1:4569";
+
     public static string BuildDirectory =>
         Environment.GetEnvironmentVariable("CHATNODE_BUILD") is { Length: > 0 } value
             ? value

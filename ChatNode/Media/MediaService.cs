@@ -1,0 +1,196 @@
+using System.Threading.RateLimiting;
+using ChatNode.Auth;
+using ChatNode.Commands;
+using ChatNode.Protocol.V1;
+using ChatNode.Storage;
+using ChatNode.Storage.Blobs;
+using Microsoft.Extensions.Options;
+
+namespace ChatNode.Media;
+
+/// <summary>
+/// Who may upload and download which attachment. Bytes never pass through the node: it grants presigned URLs, checks
+/// that a referenced object exists with the declared size and was uploaded by the sender, and grants downloads only to
+/// current participants of a chat whose messages carry the attachment (and to its uploader). Thread-safe.
+/// </summary>
+public sealed class MediaService : IDisposable
+{
+    private readonly IBlobStore? _blobs;
+    private readonly IAttachmentStore _attachments;
+    private readonly IChatStore _chats;
+    private readonly MediaOptions _options;
+    private readonly TimeProvider _time;
+    private readonly PartitionedRateLimiter<string> _uploads;
+
+    public MediaService(IAttachmentStore attachments, IChatStore chats, IOptions<MediaOptions> options, TimeProvider time, IBlobStore? blobs = null)
+    {
+        _blobs = blobs;
+        _attachments = attachments;
+        _chats = chats;
+        _options = options.Value;
+        _time = time;
+        var window = new FixedWindowRateLimiterOptions { PermitLimit = _options.UploadsPerMinute, Window = TimeSpan.FromMinutes(1), QueueLimit = 0 };
+        _uploads = PartitionedRateLimiter.Create<string, string>(user => RateLimitPartition.GetFixedWindowLimiter(user, _ => window));
+    }
+
+    public bool IsEnabled => _blobs is not null;
+
+    public void Dispose() => _uploads.Dispose();
+
+    internal async Task<GetAttachmentUploadResult> GrantUploadAsync(string userId, GetAttachmentUpload request, CancellationToken cancellationToken)
+    {
+        var blobs = RequireStore();
+        if (request.Size == 0)
+        {
+            throw new CommandException(ErrorCode.BadRequest, "size must be the attachment's length in bytes.");
+        }
+
+        if ((long)request.Size > _options.MaxBytes)
+        {
+            throw new CommandException(ErrorCode.TooLarge, $"Attachments are limited to {_options.MaxBytes} bytes.");
+        }
+
+        if (!IsAllowed(request.ContentType))
+        {
+            throw new CommandException(ErrorCode.BadRequest, $"Content type '{request.ContentType}' is not accepted; allowed: {string.Join(", ", _options.AllowedContentTypes)}.");
+        }
+
+        if (request.Sha256.Length != 64 || !request.Sha256.All(char.IsAsciiHexDigitLower))
+        {
+            throw new CommandException(ErrorCode.BadRequest, "sha256 must be 64 lowercase hex characters.");
+        }
+
+        using var lease = _uploads.AttemptAcquire(userId);
+        if (!lease.IsAcquired)
+        {
+            throw new CommandException(ErrorCode.RateLimited, $"At most {_options.UploadsPerMinute} uploads per minute.");
+        }
+
+        var id = Ids.NewChatId();
+        var record = new AttachmentRecord(id, userId, $"u/{userId}/{id}", request.ContentType, (long)request.Size, request.Sha256, _time.GetUtcNow().ToUnixTimeMilliseconds());
+        await _attachments.CreateAsync(record, _time.GetUtcNow() + _options.AttachmentTtl, cancellationToken).ConfigureAwait(false);
+        var url = await blobs.PresignPutAsync(record.ObjectKey, _options.UploadUrlTtl, cancellationToken).ConfigureAwait(false);
+        return new GetAttachmentUploadResult
+        {
+            AttachmentId = id,
+            UploadUrl = url.ToString(),
+            ExpiresAtUnixMs = (_time.GetUtcNow() + _options.UploadUrlTtl).ToUnixTimeMilliseconds(),
+        };
+    }
+
+    internal async Task<GetAttachmentDownloadResult> GrantDownloadAsync(string userId, string attachmentId, CancellationToken cancellationToken)
+    {
+        var blobs = RequireStore();
+        if (!Ids.IsValidChatId(attachmentId) || (await _attachments.GetAsync([attachmentId], cancellationToken).ConfigureAwait(false))[0] is not { } record)
+        {
+            throw new CommandException(ErrorCode.NotFound, "No such attachment.");
+        }
+
+        if (record.UploaderUserId != userId && !await ParticipatesAsync(userId, attachmentId, cancellationToken).ConfigureAwait(false))
+        {
+            throw new CommandException(ErrorCode.Forbidden, "Only participants of a chat that carries this attachment may download it.");
+        }
+
+        var url = await blobs.PresignGetAsync(record.ObjectKey, _options.DownloadUrlTtl, cancellationToken).ConfigureAwait(false);
+        return new GetAttachmentDownloadResult
+        {
+            DownloadUrl = url.ToString(),
+            ExpiresAtUnixMs = (_time.GetUtcNow() + _options.DownloadUrlTtl).ToUnixTimeMilliseconds(),
+            Attachment = ToAttachment(record),
+        };
+    }
+
+    /// <summary>
+    /// Checks a message's attachments before anything is stored: each was uploaded by the sender, still exists, and
+    /// has the declared size. Returns them as the message carries them (metadata from the grant, not from the client).
+    /// </summary>
+    internal async Task<List<Attachment>> ValidateForSendAsync(string senderUserId, IReadOnlyList<Attachment> requested, CancellationToken cancellationToken)
+    {
+        if (requested.Count == 0)
+        {
+            return [];
+        }
+
+        var blobs = RequireStore();
+        if (requested.Count > _options.MaxAttachmentsPerMessage)
+        {
+            throw new CommandException(ErrorCode.TooLarge, $"A message carries at most {_options.MaxAttachmentsPerMessage} attachments.");
+        }
+
+        var ids = requested.Select(a => a.AttachmentId).ToArray();
+        if (ids.Any(id => !Ids.IsValidChatId(id)) || ids.Distinct(StringComparer.Ordinal).Count() != ids.Length)
+        {
+            throw new CommandException(ErrorCode.BadRequest, "Attachment ids must be distinct ids granted by getAttachmentUpload.");
+        }
+
+        var records = await _attachments.GetAsync(ids, cancellationToken).ConfigureAwait(false);
+        var result = new List<Attachment>(records.Count);
+        for (var i = 0; i < records.Count; i++)
+        {
+            if (records[i] is not { } record)
+            {
+                throw new CommandException(ErrorCode.NotFound, $"Attachment {ids[i]} does not exist or has expired.");
+            }
+
+            if (record.UploaderUserId != senderUserId)
+            {
+                throw new CommandException(ErrorCode.Forbidden, $"Attachment {ids[i]} was uploaded by another user.");
+            }
+
+            var blob = await blobs.StatAsync(record.ObjectKey, cancellationToken).ConfigureAwait(false);
+            if (blob is null)
+            {
+                throw new CommandException(ErrorCode.NotFound, $"Attachment {ids[i]} was never uploaded (PUT the bytes to its upload URL first).");
+            }
+
+            if (blob.Size != record.Size)
+            {
+                throw new CommandException(ErrorCode.BadRequest, $"Attachment {ids[i]} has {blob.Size} bytes, not the {record.Size} declared.");
+            }
+
+            result.Add(ToAttachment(record));
+        }
+
+        return result;
+    }
+
+    /// <summary>Records that the chat now carries these attachments, so its participants may download them.</summary>
+    internal Task LinkAsync(IReadOnlyList<Attachment> attachments, string chatId, CancellationToken cancellationToken) =>
+        attachments.Count == 0 ? Task.CompletedTask : _attachments.AddChatAsync(attachments.Select(a => a.AttachmentId).ToArray(), chatId, cancellationToken);
+
+    private async Task<bool> ParticipatesAsync(string userId, string attachmentId, CancellationToken cancellationToken)
+    {
+        foreach (var chatId in await _attachments.ChatsOfAsync(attachmentId, cancellationToken).ConfigureAwait(false))
+        {
+            if (await _chats.GetChatAsync(chatId, cancellationToken).ConfigureAwait(false) is { } chat && chat.Participants.Contains(userId))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    private bool IsAllowed(string contentType)
+    {
+        if (contentType.Length is 0 or > 100 || contentType.Count(c => c == '/') != 1)
+        {
+            return false;
+        }
+
+        return _options.AllowedContentTypes.Any(allowed => allowed.EndsWith("/*", StringComparison.Ordinal)
+            ? contentType.StartsWith(allowed[..^1], StringComparison.OrdinalIgnoreCase)
+            : string.Equals(allowed, contentType, StringComparison.OrdinalIgnoreCase));
+    }
+
+    private IBlobStore RequireStore() =>
+        _blobs ?? throw new CommandException(ErrorCode.BadRequest, "This node has no media store configured; attachments are not accepted.");
+
+    private static Attachment ToAttachment(AttachmentRecord record) => new()
+    {
+        AttachmentId = record.AttachmentId,
+        ContentType = record.ContentType,
+        Size = (ulong)record.Size,
+        Sha256 = record.Sha256,
+    };
+}

@@ -1,0 +1,117 @@
+using Microsoft.Extensions.Options;
+using StackExchange.Redis;
+
+namespace ChatNode.Storage.Redis;
+
+/// <summary>
+/// <see cref="IAttachmentStore"/> on Redis Cluster: <c>a:{id}</c> (hash) and <c>a:{id}:ch</c> (set of chat ids) share
+/// the attachment's slot; the expiry index <c>media:expiry</c> is one sorted set (member <c>id|objectKey</c>, score the
+/// deletion time in ms) that sweepers claim entries from with <c>ZREM</c>.
+/// </summary>
+internal sealed class RedisAttachmentStore : IAttachmentStore
+{
+    private static readonly RedisKey ExpiryIndex = "media:expiry";
+    private static readonly RedisValue[] Fields = ["u", "k", "t", "s", "h", "c"];
+
+    private readonly IConnectionMultiplexer _connection;
+    private readonly RedisRetry _retry;
+    private readonly ReplicaAcknowledger _replicas;
+    private readonly RedisStoreOptions _options;
+
+    public RedisAttachmentStore(IConnectionMultiplexer connection, RedisRetry retry, ReplicaAcknowledger replicas, IOptions<RedisStoreOptions> options)
+    {
+        _connection = connection;
+        _retry = retry;
+        _replicas = replicas;
+        _options = options.Value;
+    }
+
+    private IDatabase Db => _connection.GetDatabase();
+
+    public Task CreateAsync(AttachmentRecord record, DateTimeOffset expiresAt, CancellationToken cancellationToken) =>
+        _retry.RunAsync("attachment.create", async () =>
+        {
+            var key = Record(record.AttachmentId);
+            var ttl = expiresAt - DateTimeOffset.UtcNow + TimeSpan.FromMinutes(1);
+            var db = Db;
+            await db.HashSetAsync(key,
+            [
+                new("u", record.UploaderUserId),
+                new("k", record.ObjectKey),
+                new("t", record.ContentType),
+                new("s", record.Size),
+                new("h", record.Sha256),
+                new("c", record.CreatedAtMs),
+            ]).ConfigureAwait(false);
+            await db.KeyExpireAsync(key, ttl).ConfigureAwait(false);
+            await db.SortedSetAddAsync(ExpiryIndex, Member(record.AttachmentId, record.ObjectKey), expiresAt.ToUnixTimeMilliseconds()).ConfigureAwait(false);
+            await _replicas.EnsureAsync([key, ExpiryIndex]).ConfigureAwait(false);
+        }, cancellationToken);
+
+    public Task<IReadOnlyList<AttachmentRecord?>> GetAsync(IReadOnlyList<string> attachmentIds, CancellationToken cancellationToken) =>
+        _retry.RunAsync("attachment.get", async () =>
+        {
+            var reads = attachmentIds.Select(id => Db.HashGetAsync(Record(id), Fields)).ToArray();
+            await Task.WhenAll(reads).ConfigureAwait(false);
+            var records = new AttachmentRecord?[attachmentIds.Count];
+            for (var i = 0; i < records.Length; i++)
+            {
+                var f = reads[i].Result;
+                if (!f[0].IsNull)
+                {
+                    records[i] = new AttachmentRecord(attachmentIds[i], (string)f[0]!, (string)f[1]!, (string)f[2]!, (long)f[3], (string?)f[4] ?? "", (long)f[5]);
+                }
+            }
+
+            return (IReadOnlyList<AttachmentRecord?>)records;
+        }, cancellationToken);
+
+    public Task AddChatAsync(IReadOnlyList<string> attachmentIds, string chatId, CancellationToken cancellationToken) =>
+        _retry.RunAsync("attachment.chat", async () =>
+        {
+            var keys = attachmentIds.Select(Chats).ToArray();
+            foreach (var key in keys)
+            {
+                await Db.SetAddAsync(key, chatId).ConfigureAwait(false);
+                await Db.KeyExpireAsync(key, _options.MessageTtl + TimeSpan.FromMinutes(1)).ConfigureAwait(false);
+            }
+
+            await _replicas.EnsureAsync(keys).ConfigureAwait(false);
+        }, cancellationToken);
+
+    public Task<IReadOnlyList<string>> ChatsOfAsync(string attachmentId, CancellationToken cancellationToken) =>
+        _retry.RunAsync("attachment.chats", async () =>
+            (IReadOnlyList<string>)(await Db.SetMembersAsync(Chats(attachmentId)).ConfigureAwait(false)).Select(v => (string)v!).ToArray(), cancellationToken);
+
+    public Task<IReadOnlyList<(string AttachmentId, string ObjectKey)>> ClaimExpiredAsync(DateTimeOffset now, int limit, CancellationToken cancellationToken) =>
+        _retry.RunAsync("attachment.expire", async () =>
+        {
+            var due = await Db.SortedSetRangeByScoreAsync(ExpiryIndex, double.NegativeInfinity, now.ToUnixTimeMilliseconds(), take: limit).ConfigureAwait(false);
+            var claimed = new List<(string, string)>();
+            foreach (var member in due)
+            {
+                // ZREM decides which sweeper owns the entry.
+                if (!await Db.SortedSetRemoveAsync(ExpiryIndex, member).ConfigureAwait(false))
+                {
+                    continue;
+                }
+
+                var text = (string)member!;
+                var separator = text.IndexOf('|', StringComparison.Ordinal);
+                var id = text[..separator];
+                await Db.KeyDeleteAsync([Record(id), Chats(id)]).ConfigureAwait(false);
+                claimed.Add((id, text[(separator + 1)..]));
+            }
+
+            return (IReadOnlyList<(string, string)>)claimed;
+        }, cancellationToken);
+
+    public Task RescheduleAsync(string attachmentId, string objectKey, DateTimeOffset at, CancellationToken cancellationToken) =>
+        _retry.RunAsync("attachment.reschedule", () => Db.SortedSetAddAsync(ExpiryIndex, Member(attachmentId, objectKey), at.ToUnixTimeMilliseconds()), cancellationToken);
+
+    private static RedisKey Record(string id) => "a:{" + id + "}";
+
+    private static RedisKey Chats(string id) => "a:{" + id + "}:ch";
+
+    private static RedisValue Member(string id, string objectKey) => id + "|" + objectKey;
+}
