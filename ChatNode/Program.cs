@@ -39,8 +39,9 @@ public static class Program
         usage:
           chatnode [serve] [--Node:Listen=http://127.0.0.1:8080] [--Section:Key=value ...]
           chatnode token --user USER --client CLIENT [--ttl 24h]
-          chatnode ring                      members, states, epoch and key-space share of the fleet in etcd
-          chatnode route --user USER         the node that owns USER
+          chatnode ring [--Registry:Endpoints=URL]               the fleet's members, states, epoch and key-space shares
+          chatnode route --user USER [--Registry:Endpoints=URL]  the node that owns USER
+        (ring and route read etcd from Registry:Endpoints, Registry__Endpoints or CHATNODE_ETCD)
         settings come from appsettings.json, environment variables (Node__Listen, Storage__Redis__Endpoints,
         Auth__Secret, or the short CHATNODE_LISTEN, CHATNODE_REDIS, CHATNODE_SECRET, CHATNODE_NODE_ID) and
         --Section:Key=value, which wins over all of them.
@@ -128,14 +129,14 @@ public static class Program
 
     private static async Task<int> RouteAsync(string[] args)
     {
-        var user = args.Length == 2 && args[0] == "--user" ? args[1] : null;
+        var user = args.Length >= 2 && args[0] == "--user" ? args[1] : null;
         if (!Ids.IsValidUserId(user))
         {
             Console.Error.WriteLine($"--user USER is required\n{Usage}");
             return 2;
         }
 
-        var snapshot = await ReadRingAsync([]).ConfigureAwait(false);
+        var snapshot = await ReadRingAsync(args[2..]).ConfigureAwait(false);
         if (snapshot?.OwnerOf(user) is not { } owner)
         {
             Console.Error.WriteLine(snapshot is null ? "" : "the fleet has no members");

@@ -59,7 +59,7 @@ internal sealed class FleetMembership : IHostedLifecycleService
         // Kestrel lists its addresses in the order the listeners were configured: WebSocket first, then peer.
         var addresses = _server.Features.Get<IServerAddressesFeature>()?.Addresses.ToArray() ?? [];
         var webSocketUrl = _options.PublicUrl is { Length: > 0 } publicUrl ? publicUrl : ToWebSocketUrl(addresses.ElementAtOrDefault(0) ?? _options.Listen);
-        var peerUrl = _options.PeerPublicUrl is { Length: > 0 } peerPublic ? peerPublic : addresses.ElementAtOrDefault(1) ?? _options.PeerListen;
+        var peerUrl = _options.PeerPublicUrl is { Length: > 0 } peerPublic ? peerPublic : ToReachable(addresses.ElementAtOrDefault(1) ?? _options.PeerListen);
         var self = new NodeInfo(_ownership.NodeId, _ownership.Generation, webSocketUrl, peerUrl, NodeState.Active, _registryOptions.VirtualNodes);
         _ownership.Self = self;
         await _registry.RegisterAsync(self, cancellationToken).ConfigureAwait(false);
@@ -108,13 +108,21 @@ internal sealed class FleetMembership : IHostedLifecycleService
 
     private static string ToWebSocketUrl(string httpUrl)
     {
-        var uri = new UriBuilder(httpUrl) { Path = "/ws" };
+        var uri = new UriBuilder(ToReachable(httpUrl)) { Path = "/ws" };
         uri.Scheme = uri.Scheme == "https" ? "wss" : "ws";
-        if (uri.Host is "0.0.0.0" or "[::]" or "*" or "+")
+        return uri.Uri.ToString();
+    }
+
+    // A wildcard bind address means nothing to other machines: advertise the machine name instead (set
+    // Node:PublicUrl and Node:PeerPublicUrl where that does not resolve, as in Kubernetes).
+    private static string ToReachable(string url)
+    {
+        var uri = new UriBuilder(url);
+        if (uri.Host is "0.0.0.0" or "[::]" or "::" or "*" or "+")
         {
             uri.Host = Environment.MachineName;
         }
 
-        return uri.Uri.ToString();
+        return uri.Uri.ToString().TrimEnd('/');
     }
 }

@@ -36,6 +36,7 @@ public sealed class EtcdRegistry : IClusterRegistry
     private Task _registrationLoop = Task.CompletedTask;
     private CancellationTokenSource? _registration;
     private int _disposed;
+    private ulong _clusterId;
 
     public EtcdRegistry(IOptions<RegistryOptions> options, ILogger<EtcdRegistry> logger)
     {
@@ -212,7 +213,7 @@ public sealed class EtcdRegistry : IClusterRegistry
                     Apply(members, kv.Key.ToStringUtf8(), kv.Value, put: true);
                 }
 
-                Publish(range.Header.Revision, members);
+                Publish(range.Header, members);
                 using var call = _watch.Watch(cancellationToken: stop);
                 await call.RequestStream.WriteAsync(new WatchRequest
                 {
@@ -234,7 +235,7 @@ public sealed class EtcdRegistry : IClusterRegistry
 
                     if (response.Events.Count > 0)
                     {
-                        Publish(response.Header.Revision, members);
+                        Publish(response.Header, members);
                     }
                 }
             }
@@ -334,13 +335,17 @@ public sealed class EtcdRegistry : IClusterRegistry
         members.Remove(key);
     }
 
-    private void Publish(long epoch, Dictionary<string, NodeInfo> members)
+    private void Publish(ResponseHeader header, Dictionary<string, NodeInfo> members)
     {
+        var epoch = header.Revision;
         RingSnapshot snapshot;
         lock (_gate)
         {
-            // Epochs only move forward: a re-list after a reconnect may not go back in time.
-            if (epoch <= _current.Epoch && _current.Epoch != 0)
+            // Epochs only move forward: a re-list after a reconnect may not go back in time. A different etcd cluster
+            // (recreated from scratch) restarts its revisions, so the epoch follows it rather than freezing the ring.
+            var sameCluster = _clusterId == 0 || header.ClusterId == _clusterId;
+            _clusterId = header.ClusterId;
+            if (sameCluster && epoch <= _current.Epoch && _current.Epoch != 0)
             {
                 _firstSnapshot.TrySetResult();
                 return;
