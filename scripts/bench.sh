@@ -42,7 +42,8 @@ export CHATNODE_SECRET
 mkdir -p "$CHATNODE_BUILD/bench"
 # The load generator opens thousands of sockets; the node too. 20,000 is this machine's hard limit.
 ulimit -n "$(ulimit -Hn)"
-registry=""
+# A single node runs alone even when CHATNODE_ETCD is set (it must not join a `make run` fleet).
+registry="--Registry:Endpoints="
 ((NODES > 1)) && registry="--Registry:Endpoints=$CHATNODE_ETCD --Registry:Prefix=/chatnode-bench/$$/"
 for i in $(seq 0 $((NODES - 1))); do
     # shellcheck disable=SC2086 # $registry is empty or two words on purpose

@@ -27,6 +27,7 @@ internal sealed class FleetMembership : IHostedLifecycleService
     private readonly ChatNodeOptions _options;
     private readonly RegistryOptions _registryOptions;
     private readonly ILogger<FleetMembership> _logger;
+    private readonly ChatMetrics _metrics;
 
     public FleetMembership(
         IClusterRegistry registry,
@@ -35,8 +36,10 @@ internal sealed class FleetMembership : IHostedLifecycleService
         IServer server,
         IOptions<ChatNodeOptions> options,
         IOptions<RegistryOptions> registryOptions,
+        ChatMetrics metrics,
         ILogger<FleetMembership> logger)
     {
+        _metrics = metrics;
         _registry = registry;
         _ownership = ownership;
         _connections = connections;
@@ -78,7 +81,7 @@ internal sealed class FleetMembership : IHostedLifecycleService
 
     private void OnRingChanged(RingSnapshot snapshot)
     {
-        if (_ownership.Self is null)
+        if (_ownership.Self is null || _ownership.Leaving)
         {
             return;
         }
@@ -89,6 +92,7 @@ internal sealed class FleetMembership : IHostedLifecycleService
             if (!connection.IsClosing && !_ownership.IsLocal(connection.Address.UserId, out var owner) && owner is not null)
             {
                 Redirect(connection, owner);
+                _metrics.Redirected();
                 moved++;
             }
         }

@@ -31,6 +31,9 @@ public sealed class Ownership
 
     public RingSnapshot Ring => _registry.Current;
 
+    /// <summary>Set when the node starts stopping: it no longer rebalances its connections (the drain closes them).</summary>
+    public bool Leaving { get; internal set; }
+
     public NodeInfo? OwnerOf(string userId) => _registry.Current.OwnerOf(userId);
 
     /// <summary>True when this node serves <paramref name="userId"/>; otherwise <paramref name="owner"/> is the node that does.</summary>

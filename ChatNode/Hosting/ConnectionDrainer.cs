@@ -1,5 +1,6 @@
 using ChatNode.Connections;
 using ChatNode.Diagnostics;
+using ChatNode.Fleet;
 using ChatNode.Registry;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -17,12 +18,14 @@ internal sealed class ConnectionDrainer : IHostedLifecycleService
 {
     private readonly ConnectionRegistry _registry;
     private readonly IClusterRegistry _fleet;
+    private readonly Ownership _ownership;
     private readonly ChatNodeOptions _options;
     private readonly TimeProvider _time;
     private readonly ILogger<ConnectionDrainer> _logger;
 
-    public ConnectionDrainer(ConnectionRegistry registry, IClusterRegistry fleet, IOptions<ChatNodeOptions> options, TimeProvider time, ILogger<ConnectionDrainer> logger)
+    public ConnectionDrainer(ConnectionRegistry registry, IClusterRegistry fleet, Ownership ownership, IOptions<ChatNodeOptions> options, TimeProvider time, ILogger<ConnectionDrainer> logger)
     {
+        _ownership = ownership;
         _registry = registry;
         _fleet = fleet;
         _options = options.Value;
@@ -43,7 +46,9 @@ internal sealed class ConnectionDrainer : IHostedLifecycleService
     /// <summary>Runs before every hosted service's StopAsync, so connections close while Kestrel still serves them.</summary>
     public async Task StoppingAsync(CancellationToken cancellationToken)
     {
-        // Leave the ring first, so that reconnecting clients are routed to the nodes that own their users now.
+        // Leave the ring first, so that reconnecting clients are routed to the nodes that own their users now; the
+        // ring change this causes must not redirect (4000) the connections the drain is about to close (4002).
+        _ownership.Leaving = true;
         await _fleet.DeregisterAsync(cancellationToken).ConfigureAwait(false);
         var connections = _registry.Snapshot();
         ChatLog.ClosingConnections(_logger, connections.Count);
