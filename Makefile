@@ -21,6 +21,7 @@ test: install
 run: services
 	@scripts/run-node.sh
 
-# A short 1:1 benchmark against a node started for it (scripts/bench.sh starts and stops the node).
+# The load suite (direct, group, offline, mixed, connect) against a local 3-node fleet it starts and stops; about
+# 2 minutes. Reports: build/load-results/<time>-suite/<scenario>/report.html and report.json.
 load: install
-	@scripts/bench.sh direct --pairs 200 --window 10 --duration 15s
+	@dotnet run -c Release --project LoadTests -- suite --local 3

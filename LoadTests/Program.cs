@@ -1,31 +1,30 @@
-using ChatNode.LoadTests.Bench;
+using System.Globalization;
+using ChatNode.LoadTests.Engine;
+using ChatNode.LoadTests.Reports;
+using ChatNode.LoadTests.Scenarios;
+using Spectre.Console;
 
 namespace ChatNode.LoadTests;
 
 /// <summary>
-/// The load tool. <c>bench direct</c>: pairs exchanging 1:1 messages with a window of sends in flight;
-/// <c>bench idle</c>: many idle connections and the node's memory per connection. Every run is bounded in
-/// messages and time and checks that each confirmed message reached its recipient.
+/// The load tool: <c>&lt;scenario&gt; [options]</c> runs one scenario against a fleet (or a local one with --local) and
+/// writes a console summary, report.json and report.html; <c>compare A B</c> prints the ratios of two runs;
+/// <c>suite</c> runs a short set against one local fleet. Exits non-zero when anything confirmed was lost.
 /// </summary>
 public static class Program
 {
     public static async Task<int> Main(string[] args)
     {
-        if (args.Length < 2 || args[0] != "bench")
+        // scripts/bench.sh still says "bench direct|idle".
+        if (args is ["bench", var legacy, ..])
         {
-            Console.Error.WriteLine(BenchOptions.Usage);
-            return 2;
+            args = [legacy == "idle" ? "connect" : legacy, .. args[2..]];
         }
 
-        BenchOptions options;
-        try
+        if (args.Length == 0 || args[0] is "help" or "--help" or "-h")
         {
-            options = BenchOptions.Parse(args[2..]);
-        }
-        catch (ArgumentException ex)
-        {
-            Console.Error.WriteLine(ex.Message + "\n" + BenchOptions.Usage);
-            return 2;
+            Console.WriteLine(LoadOptions.Usage);
+            return args.Length == 0 ? 2 : 0;
         }
 
         using var cancel = new CancellationTokenSource();
@@ -34,17 +33,140 @@ public static class Program
             e.Cancel = true;
             cancel.Cancel();
         };
-        return args[1] switch
+
+        try
         {
-            "direct" => await DirectBench.RunAsync(options, cancel.Token),
-            "idle" => await IdleBench.RunAsync(options, cancel.Token),
-            _ => Fail($"unknown scenario '{args[1]}'"),
-        };
+            return args[0] switch
+            {
+                "compare" when args.Length == 3 => CompareReports(args[1], args[2]),
+                "suite" => await SuiteAsync(args[1..], cancel.Token),
+                _ => await RunOneAsync(LoadOptions.Parse(args[0], args[1..]), cancel.Token),
+            };
+        }
+        catch (ArgumentException ex)
+        {
+            Console.Error.WriteLine(ex.Message + "\n" + LoadOptions.Usage);
+            return 2;
+        }
     }
 
-    private static int Fail(string message)
+    /// <summary>Runs one scenario (starting and stopping a local fleet with --local) and writes its reports.</summary>
+    public static async Task<int> RunOneAsync(LoadOptions options, CancellationToken cancellationToken, LocalFleet? shared = null)
     {
-        Console.Error.WriteLine(message + "\n" + BenchOptions.Usage);
-        return 2;
+        using var scenario = Scenario.Create(options.Scenario);
+        LocalFleet? local = null;
+        if (shared is null && options.LocalNodes > 0)
+        {
+            local = await LocalFleet.StartAsync(options.LocalNodes, Console.WriteLine);
+            shared = local;
+        }
+
+        try
+        {
+            if (shared is not null)
+            {
+                options.Url = shared.Url;
+                options.Secret = shared.Secret;
+                options.WatchPids = [.. shared.Pids];
+            }
+
+            if (options.Secret.Length < 16)
+            {
+                throw new ArgumentException("the cluster secret (--secret or CHATNODE_SECRET) is needed to mint tokens");
+            }
+
+            var report = await ExecuteAsync(options, scenario, Console.WriteLine, cancellationToken);
+            var folder = options.OutputDirectory ?? Path.Combine("build", "load-results", $"{DateTime.UtcNow:yyyyMMdd-HHmmss}-{scenario.Name}");
+            Directory.CreateDirectory(folder);
+            await File.WriteAllTextAsync(Path.Combine(folder, "report.json"), report.ToJson(), CancellationToken.None);
+            await File.WriteAllTextAsync(Path.Combine(folder, "report.html"), HtmlReport.Render(report), CancellationToken.None);
+            PrintSummary(report);
+            Console.WriteLine($"reports: {Path.GetFullPath(Path.Combine(folder, "report.html"))} and report.json");
+            return report.Lost > 0 || report.Duplicated > 0 ? 1 : 0;
+        }
+        finally
+        {
+            if (local is not null)
+            {
+                await local.DisposeAsync();
+            }
+        }
+    }
+
+    /// <summary>Runs a scenario to its report; used by the console and by the test suite.</summary>
+    public static async Task<RunReport> ExecuteAsync(LoadOptions options, Scenario scenario, Action<string> progress, CancellationToken cancellationToken)
+    {
+        await using var context = new LoadContext(options);
+        var started = DateTimeOffset.UtcNow;
+        var cpuBefore = options.WatchPids.ToDictionary(p => p, ProcessStats.CpuSeconds);
+        var runner = new LoadRunner(context, scenario, progress);
+        await runner.RunAsync(cancellationToken);
+        var delivered = Math.Max(1, context.Stats.Delivered);
+        var cpu = options.WatchPids
+            .Select(p => (Pid: p, Seconds: ProcessStats.CpuSeconds(p) - cpuBefore[p]))
+            .Select(c => new CpuReport(c.Pid, ProcessStats.Name(c.Pid), c.Seconds, c.Seconds * 1e6 / delivered))
+            .ToArray();
+        var lost = context.Stats.Completeness.Lost();
+        foreach (var (messageId, recipient) in lost.Take(20))
+        {
+            progress($"  LOST: message {messageId} never reached {recipient}");
+        }
+
+        return RunReport.Build(context, scenario.Name, started, runner.MeasuredSeconds, scenario.Extra, cpu);
+    }
+
+    private static async Task<int> SuiteAsync(string[] args, CancellationToken cancellationToken)
+    {
+        var nodes = args is ["--local", var n, ..] && int.TryParse(n, CultureInfo.InvariantCulture, out var count) ? count : 3;
+        await using var fleet = await LocalFleet.StartAsync(nodes, Console.WriteLine);
+        var stamp = DateTime.UtcNow.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture);
+        var runs = new (string Scenario, string[] Args)[]
+        {
+            ("direct", ["--pairs", "500", "--window", "4", "--warmup", "3s", "--duration", "15s"]),
+            ("group", ["--groups", "2", "--group-size", "50", "--concurrency", "20", "--warmup", "2s", "--duration", "10s"]),
+            ("offline", ["--pairs", "200", "--concurrency", "50", "--warmup", "0s", "--duration", "10s", "--max-messages", "5000"]),
+            ("mixed", ["--pairs", "300", "--group-size", "10", "--groups", "5", "--rate", "1000", "--ramp", "3s", "--warmup", "0s", "--duration", "15s"]),
+            ("connect", ["--connections", "3000", "--connect-rate", "1000", "--duration", "3s"]),
+        };
+        var failures = 0;
+        foreach (var (scenario, runArgs) in runs)
+        {
+            var options = LoadOptions.Parse(scenario, [.. runArgs, "--out", Path.Combine("build", "load-results", $"{stamp}-suite", scenario)]);
+            failures += await RunOneAsync(options, cancellationToken, fleet) == 0 ? 0 : 1;
+        }
+
+        Console.WriteLine($"suite reports: {Path.GetFullPath(Path.Combine("build", "load-results", $"{stamp}-suite"))}/<scenario>/report.html");
+        return failures == 0 ? 0 : 1;
+    }
+
+    private static int CompareReports(string a, string b)
+    {
+        Console.WriteLine(Compare.Render(RunReport.FromJson(File.ReadAllText(a)), RunReport.FromJson(File.ReadAllText(b))));
+        return 0;
+    }
+
+    private static void PrintSummary(RunReport report)
+    {
+        var table = new Table().Title($"{report.Scenario}: {report.Load}, {report.Seconds:0.0} s measured").AddColumns("metric", "value");
+        table.AddRow("sent / confirmed / failed", $"{report.Sent:N0} / {report.Acked:N0} / {report.Failed:N0}");
+        table.AddRow("delivered / expected", $"{report.Delivered:N0} / {report.ExpectedDeliveries:N0}");
+        table.AddRow("lost / duplicated", report.Lost + report.Duplicated == 0 ? "[green]0 / 0[/]" : $"[red]{report.Lost} / {report.Duplicated}[/]");
+        table.AddRow("delivered/s", report.DeliveredPerSecond.ToString("N0", CultureInfo.InvariantCulture));
+        table.AddRow("send->SUCCESS ms p50/p90/p99/p99.9/max", Latency(report.AckLatencyMs));
+        table.AddRow("send->delivery ms p50/p90/p99/p99.9/max", Latency(report.DeliveryLatencyMs));
+        table.AddRow("connect ms p50/p99 (ok/failed)", $"{report.ConnectLatencyMs.P50:0.0}/{report.ConnectLatencyMs.P99:0.0} ({report.Connected:N0}/{report.ConnectFailed:N0})");
+        foreach (var (key, value) in report.Extra)
+        {
+            table.AddRow(key.Replace('_', ' '), value.ToString("0.##", CultureInfo.InvariantCulture));
+        }
+
+        foreach (var cpu in report.Cpu)
+        {
+            table.AddRow(Markup.Escape($"cpu {cpu.Name}[{cpu.Pid}]"), $"{cpu.Seconds:0.00} s, {cpu.MicrosecondsPerDelivery:0.0} us/delivery");
+        }
+
+        AnsiConsole.Write(table);
+
+        static string Latency(LatencySummary l) => string.Create(CultureInfo.InvariantCulture, $"{l.P50:0.0} / {l.P90:0.0} / {l.P99:0.0} / {l.P999:0.0} / {l.Max:0.0}");
     }
 }

@@ -1,6 +1,6 @@
 using System.Globalization;
 
-namespace ChatNode.LoadTests.Bench;
+namespace ChatNode.LoadTests.Engine;
 
 /// <summary>CPU time and resident memory of local processes, read from /proc.</summary>
 public static class ProcessStats

@@ -1,0 +1,119 @@
+using System.Diagnostics;
+using System.Globalization;
+using ChatNode.Auth;
+using ChatNode.Client;
+using Microsoft.Extensions.Options;
+
+namespace ChatNode.LoadTests.Engine;
+
+/// <summary>What scenarios share: options, statistics, tokens, and clients whose deliveries feed the statistics.</summary>
+public sealed class LoadContext : IAsyncDisposable
+{
+    private readonly TokenService _tokens;
+    private readonly List<ChatClient> _clients = [];
+    private readonly List<Task> _receivers = [];
+    private readonly CancellationTokenSource _stop = new();
+
+    public LoadContext(LoadOptions options)
+    {
+        Options = options;
+        _tokens = new TokenService(Microsoft.Extensions.Options.Options.Create(new AuthOptions { Secret = options.Secret }), TimeProvider.System);
+        RunId = Guid.NewGuid().ToString("N")[..8];
+    }
+
+    public LoadOptions Options { get; }
+
+    public RunStats Stats { get; } = new();
+
+    public string RunId { get; }
+
+    public string User(string role, int index) => $"{role}{RunId}-{index}";
+
+    public string Token(string user, string clientId) => _tokens.Mint(user, clientId, TimeSpan.FromHours(2));
+
+    /// <summary>Connects a client (following redirects) whose messages are timed and checked for completeness.</summary>
+    public async Task<ChatClient> ConnectAsync(string user, string clientId = "load", CancellationToken cancellationToken = default)
+    {
+        var token = Token(user, clientId);
+        var start = Stopwatch.GetTimestamp();
+        ChatClient client;
+        try
+        {
+            client = await ChatClient.ConnectAsync(new ChatClientOptions
+            {
+                Url = Options.Url,
+                TokenProvider = _ => ValueTask.FromResult(token),
+                RequestTimeout = TimeSpan.FromSeconds(30),
+                SendRetryBudget = TimeSpan.FromSeconds(60),
+            }, cancellationToken);
+        }
+        catch (ChatConnectionException)
+        {
+            Stats.RecordConnect(start, ok: false);
+            throw;
+        }
+
+        Stats.RecordConnect(start, ok: true);
+        var key = user + "/" + clientId;
+        lock (_clients)
+        {
+            _clients.Add(client);
+            _receivers.Add(ReceiveAsync(client, key, _stop.Token));
+        }
+
+        return client;
+    }
+
+    /// <summary>Sends a timed message; on SUCCESS the recipients must each receive it once.</summary>
+    public async Task SendAsync(ChatClient sender, string chatId, string[] recipients, CancellationToken cancellationToken)
+    {
+        var start = Stopwatch.GetTimestamp();
+        Stats.RecordSent();
+        try
+        {
+            var result = await sender.SendMessageAsync(chatId, start.ToString(CultureInfo.InvariantCulture) + " load", cancellationToken: cancellationToken);
+            Stats.Completeness.Expect(result.MessageId, recipients);
+            Stats.RecordAck(start);
+        }
+        catch (Exception ex) when (ex is ChatConnectionException or ChatErrorException or OperationCanceledException)
+        {
+            Stats.RecordFailed();
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _stop.CancelAsync();
+        ChatClient[] clients;
+        Task[] receivers;
+        lock (_clients)
+        {
+            clients = [.. _clients];
+            receivers = [.. _receivers];
+        }
+
+        await Task.WhenAll(clients.Select(c => c.DisposeAsync().AsTask()));
+        await Task.WhenAll(receivers);
+        _stop.Dispose();
+    }
+
+    private async Task ReceiveAsync(ChatClient client, string key, CancellationToken stop)
+    {
+        try
+        {
+            await foreach (var message in client.Messages.ReadAllAsync(stop))
+            {
+                var space = message.Text.IndexOf(' ', StringComparison.Ordinal);
+                if (space > 0 && long.TryParse(message.Text.AsSpan(0, space), CultureInfo.InvariantCulture, out var sentTicks))
+                {
+                    Stats.RecordDelivery(sentTicks);
+                }
+
+                Stats.Completeness.Received(key, message.MessageId);
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+}

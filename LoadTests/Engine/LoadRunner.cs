@@ -1,0 +1,158 @@
+using System.Diagnostics;
+using ChatNode.LoadTests.Scenarios;
+
+namespace ChatNode.LoadTests.Engine;
+
+/// <summary>
+/// Runs a scenario: setup, warm-up (load not measured), the measured load (open loop at a rate, optionally ramped, or
+/// closed loop at a concurrency), the scenario's after-load step, then waits (bounded) for every confirmed message to
+/// arrive. Sending stops at the duration or the message cap, whichever comes first.
+/// </summary>
+public sealed class LoadRunner(LoadContext context, Scenario scenario, Action<string>? progress = null)
+{
+    private readonly Action<string> _progress = progress ?? Console.WriteLine;
+    private long _next;
+    private readonly Stopwatch _measured = new();
+
+    /// <summary>Seconds from the end of the warm-up to the end of the drain: the base of the reported rates.</summary>
+    public double MeasuredSeconds => _measured.Elapsed.TotalSeconds;
+
+    public async Task RunAsync(CancellationToken cancellationToken)
+    {
+        var stats = context.Stats;
+        var options = context.Options;
+        var setup = Stopwatch.StartNew();
+        await scenario.SetupAsync(context, cancellationToken);
+        _progress($"{scenario.Name}: set up {stats.Connected:N0} clients in {setup.Elapsed.TotalSeconds:0.0}s");
+        using var reporter = new CancellationTokenSource();
+        var reporting = ReportAsync(reporter.Token);
+        try
+        {
+            if (scenario.OwnsLoad)
+            {
+                _measured.Start();
+                await scenario.RunAsync(context, cancellationToken);
+                _measured.Stop();
+                return;
+            }
+
+            if (options.Warmup > TimeSpan.Zero)
+            {
+                stats.Measuring = false;
+                await LoadAsync(options.Warmup, ramp: TimeSpan.Zero, cancellationToken);
+                stats.Measuring = true;
+            }
+
+            _measured.Start();
+            await LoadAsync(options.Duration, options.Ramp, cancellationToken);
+            await scenario.AfterLoadAsync(context, cancellationToken);
+            var drain = Stopwatch.StartNew();
+            while (!stats.Completeness.IsComplete && drain.Elapsed < TimeSpan.FromSeconds(30) && !cancellationToken.IsCancellationRequested)
+            {
+                await Task.Delay(20, cancellationToken);
+            }
+
+            _measured.Stop();
+        }
+        finally
+        {
+            await reporter.CancelAsync();
+            await reporting;
+        }
+    }
+
+    private async Task LoadAsync(TimeSpan duration, TimeSpan ramp, CancellationToken cancellationToken)
+    {
+        using var phase = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        phase.CancelAfter(duration);
+        var options = context.Options;
+        if (options.Rate > 0)
+        {
+            await OpenLoopAsync(options.Rate, ramp, phase.Token);
+        }
+        else
+        {
+            await Task.WhenAll(Enumerable.Range(0, options.Concurrency).Select(_ => ClosedLoopAsync(phase.Token)));
+        }
+    }
+
+    // A constant concurrency: each worker sends its next message when the previous one is answered.
+    private async Task ClosedLoopAsync(CancellationToken stop)
+    {
+        while (!stop.IsCancellationRequested && TryTake(out var index))
+        {
+            await scenario.SendOneAsync(context, index, CancellationToken.None);
+        }
+    }
+
+    // A constant arrival rate, whatever the answers do (ramped linearly from zero over `ramp`); sends in flight are
+    // capped so that an overloaded fleet cannot make the generator grow without bound.
+    private async Task OpenLoopAsync(int rate, TimeSpan ramp, CancellationToken stop)
+    {
+        var clock = Stopwatch.StartNew();
+        var issued = 0L;
+        var inFlight = new List<Task>();
+        while (!stop.IsCancellationRequested)
+        {
+            var seconds = clock.Elapsed.TotalSeconds;
+            var rampSeconds = ramp.TotalSeconds;
+            var due = rampSeconds > 0 && seconds < rampSeconds
+                ? (long)(rate * seconds * seconds / (2 * rampSeconds))
+                : (long)(rate * (seconds - (rampSeconds / 2)));
+            while (issued < due && inFlight.Count < 100_000 && TryTake(out var index))
+            {
+                inFlight.Add(scenario.SendOneAsync(context, index, CancellationToken.None));
+                issued++;
+            }
+
+            if (Interlocked.Read(ref _next) >= context.Options.MaxMessages)
+            {
+                break;
+            }
+
+            inFlight.RemoveAll(t => t.IsCompleted);
+            try
+            {
+                await Task.Delay(1, stop);
+            }
+            catch (OperationCanceledException)
+            {
+                break;
+            }
+        }
+
+        await Task.WhenAll(inFlight);
+    }
+
+    private bool TryTake(out long index)
+    {
+        index = Interlocked.Increment(ref _next) - 1;
+        return index < context.Options.MaxMessages;
+    }
+
+    private async Task ReportAsync(CancellationToken stop)
+    {
+        var stats = context.Stats;
+        long lastDelivered = 0;
+        var last = Stopwatch.GetTimestamp();
+        while (!stop.IsCancellationRequested)
+        {
+            try
+            {
+                await Task.Delay(TimeSpan.FromSeconds(1), stop);
+            }
+            catch (OperationCanceledException)
+            {
+                break;
+            }
+
+            var delivered = stats.Delivered;
+            var rate = (delivered - lastDelivered) / Stopwatch.GetElapsedTime(last).TotalSeconds;
+            last = Stopwatch.GetTimestamp();
+            lastDelivered = delivered;
+            var p99 = stats.DeliveryLatency.TotalCount > 0 ? RunStats.Milliseconds(stats.DeliveryLatency.GetValueAtPercentile(99)) : 0;
+            _progress($"  {stats.Elapsed.TotalSeconds,5:0}s {(stats.Measuring ? "load  " : "warmup")} sent {stats.Sent,9:N0} in flight {stats.InFlight,6:N0} " +
+                $"errors {stats.Failed,5:N0} delivered {delivered,9:N0} ({rate,8:N0}/s) connected {stats.Connected,6:N0} p99 {p99,7:0.0} ms");
+        }
+    }
+}

@@ -1,0 +1,43 @@
+using ChatNode.LoadTests.Engine;
+using ChatNode.LoadTests.Scenarios;
+using ChatNode.UnitTests.Infrastructure;
+
+namespace ChatNode.UnitTests.LoadTests;
+
+/// <summary>One short run of each load scenario against a real node: small counts, bounded time.</summary>
+[TestFixture]
+public sealed class ScenarioTests : NodeFixture
+{
+    [TestCase("direct", "--pairs", "20", "--concurrency", "20", "--warmup", "1s", "--duration", "2s")]
+    [TestCase("group", "--groups", "1", "--group-size", "10", "--concurrency", "5", "--warmup", "0s", "--duration", "2s")]
+    [TestCase("offline", "--pairs", "10", "--concurrency", "10", "--warmup", "0s", "--duration", "2s", "--max-messages", "200")]
+    [TestCase("mixed", "--pairs", "20", "--groups", "1", "--group-size", "5", "--rate", "200", "--ramp", "1s", "--warmup", "0s", "--duration", "5s")]
+    [TestCase("connect", "--connections", "50", "--connect-rate", "200", "--duration", "1s")]
+    public async Task The_scenario_runs_to_a_complete_report(string scenario, params string[] args)
+    {
+        var options = LoadOptions.Parse(scenario, args);
+        using var load = Scenario.Create(scenario);
+        options.Url = Node.WsUrl;
+        options.Secret = TestEnvironment.Secret;
+        var report = await Poll.WithinAsync(
+            global::ChatNode.LoadTests.Program.ExecuteAsync(options, load, TestContext.Progress.WriteLine, CancellationToken.None),
+            $"the {scenario} scenario", TimeSpan.FromSeconds(90));
+
+        Assert.That(report.Lost, Is.Zero, string.Join('\n', report.LostSample));
+        Assert.That(report.Duplicated, Is.Zero);
+        if (scenario == "connect")
+        {
+            Assert.That((report.Connected, report.ConnectFailed), Is.EqualTo((50L, 0L)));
+            return;
+        }
+
+        Assert.That(report.Acked, Is.GreaterThan(0), "messages were confirmed");
+        Assert.That(report.Delivered, Is.EqualTo(report.ExpectedDeliveries), "every confirmed delivery arrived");
+        Assert.That(report.DeliveryLatencyMs.Count, Is.GreaterThan(0));
+        Assert.That(report.Steps, Is.Not.Empty);
+        if (scenario == "offline")
+        {
+            Assert.That(report.Extra["replayed"], Is.EqualTo(report.ExpectedDeliveries), "everything arrived by replay after reconnecting");
+        }
+    }
+}
