@@ -7,7 +7,7 @@ using Microsoft.Extensions.Options;
 namespace ChatNode.Media;
 
 /// <summary>
-/// Prepares the bucket at start (and a lifecycle rule where the store has them), then every
+/// Prepares the bucket at start (and a lifecycle rule where the store has them, as a backstop), then every
 /// <see cref="MediaOptions.SweepInterval"/> deletes the objects whose attachments expired, with their metadata. Runs on
 /// every node; each expired attachment is claimed by one of them. An object that cannot be deleted is retried a
 /// minute later. Owned by the host.
@@ -33,8 +33,23 @@ internal sealed class AttachmentSweeper : BackgroundService
     {
         try
         {
-            var lifecycle = await _blobs.PrepareAsync(_options.AttachmentTtl, stoppingToken).ConfigureAwait(false);
-            MediaLog.Prepared(_logger, lifecycle);
+            // A blob store that is down at start must not stop the node (chat works without media): retry until it answers.
+            var delay = TimeSpan.FromSeconds(1);
+            while (true)
+            {
+                try
+                {
+                    MediaLog.Prepared(_logger, await _blobs.PrepareAsync(_options.AttachmentTtl, stoppingToken).ConfigureAwait(false));
+                    break;
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException)
+                {
+                    MediaLog.SweepFailed(_logger, ex);
+                    await Task.Delay(delay, _time, stoppingToken).ConfigureAwait(false);
+                    delay = TimeSpan.FromSeconds(Math.Min(delay.TotalSeconds * 2, 60));
+                }
+            }
+
             using var timer = new PeriodicTimer(_options.SweepInterval, _time);
             do
             {
@@ -71,8 +86,9 @@ internal sealed class AttachmentSweeper : BackgroundService
             }
             while (due.Count == 100);
         }
-        catch (StoreUnavailableException ex)
+        catch (Exception ex) when (ex is not OperationCanceledException)
         {
+            // The next tick tries again; a sweep never takes the node down.
             MediaLog.SweepFailed(_logger, ex);
         }
     }

@@ -61,27 +61,45 @@ public sealed class MinioBlobStore : IBlobStore, IDisposable
         }
     }
 
-    public async Task<Uri> PresignPutAsync(string key, TimeSpan expiry, CancellationToken cancellationToken) =>
-        new(await _client.PresignedPutObjectAsync(new PresignedPutObjectArgs().WithBucket(_bucket).WithObject(key).WithExpiry(Seconds(expiry))).ConfigureAwait(false));
+    public Task<Uri> PresignPutAsync(string key, TimeSpan expiry, CancellationToken cancellationToken) =>
+        Guard(async () => new Uri(await _client.PresignedPutObjectAsync(new PresignedPutObjectArgs().WithBucket(_bucket).WithObject(key).WithExpiry(Seconds(expiry))).ConfigureAwait(false)));
 
-    public async Task<Uri> PresignGetAsync(string key, TimeSpan expiry, CancellationToken cancellationToken) =>
-        new(await _client.PresignedGetObjectAsync(new PresignedGetObjectArgs().WithBucket(_bucket).WithObject(key).WithExpiry(Seconds(expiry))).ConfigureAwait(false));
+    public Task<Uri> PresignGetAsync(string key, TimeSpan expiry, CancellationToken cancellationToken) =>
+        Guard(async () => new Uri(await _client.PresignedGetObjectAsync(new PresignedGetObjectArgs().WithBucket(_bucket).WithObject(key).WithExpiry(Seconds(expiry))).ConfigureAwait(false)));
 
-    public async Task<BlobInfo?> StatAsync(string key, CancellationToken cancellationToken)
+    public Task<BlobInfo?> StatAsync(string key, CancellationToken cancellationToken) =>
+        Guard(async () =>
+        {
+            try
+            {
+                var stat = await _client.StatObjectAsync(new StatObjectArgs().WithBucket(_bucket).WithObject(key), cancellationToken).ConfigureAwait(false);
+                return new BlobInfo(stat.Size, stat.ContentType, stat.LastModified);
+            }
+            catch (ObjectNotFoundException)
+            {
+                return (BlobInfo?)null;
+            }
+        });
+
+    public Task DeleteAsync(string key, CancellationToken cancellationToken) =>
+        Guard(async () =>
+        {
+            await _client.RemoveObjectAsync(new RemoveObjectArgs().WithBucket(_bucket).WithObject(key), cancellationToken).ConfigureAwait(false);
+            return true;
+        });
+
+    // A store that fails or cannot be reached is reported like the chat store: unavailable, safe to retry.
+    private static async Task<T> Guard<T>(Func<Task<T>> call)
     {
         try
         {
-            var stat = await _client.StatObjectAsync(new StatObjectArgs().WithBucket(_bucket).WithObject(key), cancellationToken).ConfigureAwait(false);
-            return new BlobInfo(stat.Size, stat.ContentType, stat.LastModified);
+            return await call().ConfigureAwait(false);
         }
-        catch (ObjectNotFoundException)
+        catch (Exception ex) when (ex is MinioException or HttpRequestException or IOException || (ex is TaskCanceledException && ex.InnerException is TimeoutException))
         {
-            return null;
+            throw new StoreUnavailableException("The media store did not answer: " + ex.Message, ex);
         }
     }
-
-    public Task DeleteAsync(string key, CancellationToken cancellationToken) =>
-        _client.RemoveObjectAsync(new RemoveObjectArgs().WithBucket(_bucket).WithObject(key), cancellationToken);
 
     public void Dispose() => _client.Dispose();
 

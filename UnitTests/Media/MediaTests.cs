@@ -136,4 +136,32 @@ public sealed class MediaTests : NodeFixture
             return response.StatusCode == HttpStatusCode.Forbidden;
         }, "the upload URL to expire", TimeSpan.FromSeconds(10));
     }
+
+    [Test]
+    public async Task A_node_whose_media_store_is_down_keeps_serving_chats_and_answers_media_with_unavailable()
+    {
+        await using var node = await TestNode.StartAsync(new Dictionary<string, string?>
+        {
+            ["Media:Store:Endpoint"] = "http://127.0.0.1:9",
+            ["Media:SweepInterval"] = "00:00:00.200",
+        });
+        var (alice, bob) = (TestEnvironment.NewId("alice"), TestEnvironment.NewId("bob"));
+        await using var a = await node.ConnectAsync(alice, "phone");
+        await using var b = await node.ConnectAsync(bob, "phone");
+        var chat = await a.CreateChatAsync([bob]);
+        await a.SendMessageAsync(chat.ChatId, "text still works");
+        await ChatAssert.ReceiveAsync(b.Messages, 1, "a text message while the media store is down");
+
+        var grant = (await a.RequestAsync(new ClientFrame
+        {
+            GetAttachmentUpload = new GetAttachmentUpload { ContentType = "image/png", Size = 3, Sha256 = new string('c', 64) },
+        })).GetAttachmentUploadResult;
+        var send = a.RequestAsync(new ClientFrame
+        {
+            RequestId = 0,
+            SendMessage = new SendMessage { ChatId = chat.ChatId, ClientMessageId = "with-media", Attachments = { new Attachment { AttachmentId = grant.AttachmentId } } },
+        });
+        Assert.That(await ChatAssert.ErrorOfAsync(() => send), Is.EqualTo(ErrorCode.Unavailable));
+        Assert.That(await a.PingAsync(), Is.GreaterThan(0), "the node is still up after its sweeper failed to reach the store");
+    }
 }
