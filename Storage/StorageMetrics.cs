@@ -10,6 +10,8 @@ public sealed class StorageMetrics
     private readonly Histogram<double> _duration;
     private readonly Counter<long> _retries;
     private readonly Counter<long> _failures;
+    private readonly Histogram<double> _replicaWait;
+    private readonly Histogram<long> _replicaBatch;
 
     public StorageMetrics(IMeterFactory meterFactory)
     {
@@ -18,6 +20,8 @@ public sealed class StorageMetrics
             "chat.store.duration", unit: "s", description: "Duration of store operations, retries and replica acknowledgement included.");
         _retries = meter.CreateCounter<long>("chat.store.retries", unit: "{retry}", description: "Store operations retried after a transient failure.");
         _failures = meter.CreateCounter<long>("chat.store.failures", unit: "{operation}", description: "Store operations that failed after their retry budget.");
+        _replicaWait = meter.CreateHistogram<double>("chat.store.replica_wait.duration", unit: "s", description: "Duration of one WAIT for replica acknowledgement, per master.");
+        _replicaBatch = meter.CreateHistogram<long>("chat.store.replica_wait.callers", unit: "{caller}", description: "Writes covered by one WAIT (group commit size).");
     }
 
     public void RecordOperation(string operation, TimeSpan duration, bool ok)
@@ -28,6 +32,12 @@ public sealed class StorageMetrics
         {
             _failures.Add(1, tag);
         }
+    }
+
+    public void RecordReplicaWait(TimeSpan duration, int callers)
+    {
+        _replicaWait.Record(duration.TotalSeconds);
+        _replicaBatch.Record(callers);
     }
 
     public void RecordRetry(string operation) => _retries.Add(1, new KeyValuePair<string, object?>("operation", operation));

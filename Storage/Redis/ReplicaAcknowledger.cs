@@ -14,12 +14,14 @@ internal sealed class ReplicaAcknowledger
 {
     private readonly IConnectionMultiplexer _connection;
     private readonly RedisStoreOptions _options;
+    private readonly StorageMetrics _metrics;
     private readonly ConcurrentDictionary<EndPoint, ServerWaiter> _waiters = new();
 
-    public ReplicaAcknowledger(IConnectionMultiplexer connection, IOptions<RedisStoreOptions> options)
+    public ReplicaAcknowledger(IConnectionMultiplexer connection, IOptions<RedisStoreOptions> options, StorageMetrics metrics)
     {
         _connection = connection;
         _options = options.Value;
+        _metrics = metrics;
     }
 
     /// <summary>Completes once every master owning one of <paramref name="keys"/> has its writes so far on enough replicas.</summary>
@@ -40,7 +42,7 @@ internal sealed class ReplicaAcknowledger
                 continue;
             }
 
-            var waiter = _waiters.GetOrAdd(server.EndPoint, static (_, state) => new ServerWaiter(state.server, state.self._options), (server, self: this));
+            var waiter = _waiters.GetOrAdd(server.EndPoint, static (_, state) => new ServerWaiter(state.server, state.self._options, state.self._metrics), (server, self: this));
             (waits ??= []).Add(waiter.WaitAsync());
         }
 
@@ -52,13 +54,16 @@ internal sealed class ReplicaAcknowledger
         private readonly IServer _server;
         private readonly int _replicas;
         private readonly int _timeoutMs;
+        private readonly StorageMetrics _metrics;
         private readonly object _gate = new();
         private TaskCompletionSource? _next;
+        private int _nextCallers;
         private bool _pumping;
 
-        public ServerWaiter(IServer server, RedisStoreOptions options)
+        public ServerWaiter(IServer server, RedisStoreOptions options, StorageMetrics metrics)
         {
             _server = server;
+            _metrics = metrics;
             _replicas = options.ReplicaAcks;
             _timeoutMs = Math.Max(1, (int)options.ReplicaAckTimeout.TotalMilliseconds);
         }
@@ -68,6 +73,7 @@ internal sealed class ReplicaAcknowledger
             lock (_gate)
             {
                 _next ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                _nextCallers++;
                 var task = _next.Task;
                 if (!_pumping)
                 {
@@ -88,6 +94,7 @@ internal sealed class ReplicaAcknowledger
             while (true)
             {
                 TaskCompletionSource batch;
+                int callers;
                 lock (_gate)
                 {
                     if (_next is null)
@@ -97,12 +104,16 @@ internal sealed class ReplicaAcknowledger
                     }
 
                     batch = _next;
+                    callers = _nextCallers;
                     _next = null;
+                    _nextCallers = 0;
                 }
 
                 try
                 {
+                    var started = System.Diagnostics.Stopwatch.GetTimestamp();
                     var reply = await _server.ExecuteAsync("WAIT", _replicas, _timeoutMs).ConfigureAwait(false);
+                    _metrics.RecordReplicaWait(System.Diagnostics.Stopwatch.GetElapsedTime(started), callers);
                     var acknowledged = (long)reply;
                     if (acknowledged >= _replicas)
                     {
