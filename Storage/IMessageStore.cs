@@ -31,7 +31,10 @@ public interface IMessageStore
 {
     Task<AppendResult> AppendAsync(MessageDraft draft, CancellationToken cancellationToken);
 
-    /// <summary>Records that every recipient inbox holds the message, so a retried send does not fan out again.</summary>
+    /// <summary>
+    /// Records that every recipient inbox holds the message, so a retried send does not fan out again. Best effort and
+    /// possibly not yet applied when the task completes: a lost mark only costs a retry a second (idempotent) fan-out.
+    /// </summary>
     Task MarkFannedOutAsync(MessageDraft draft, CancellationToken cancellationToken);
 
     /// <summary>Messages by (chat, seq), in the order asked; null where a message expired.</summary>

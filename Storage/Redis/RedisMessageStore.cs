@@ -70,8 +70,13 @@ internal sealed class RedisMessageStore : IMessageStore
             return new AppendResult(ChatWriteStatus.Ok, message, participants, duplicate, (string?)reply[4] == "1");
         }, cancellationToken);
 
-    public Task MarkFannedOutAsync(MessageDraft draft, CancellationToken cancellationToken) =>
-        _retry.RunAsync("message.mark", () => Db.ScriptEvaluateAsync(RedisScripts.MarkFannedOut, [DedupeKey(draft)]), cancellationToken);
+    // Fire and forget: the mark only spares a retried send a second fan-out, so it does not hold up SUCCESS. It is
+    // sent before the SUCCESS frame, on the connection a retry's append also uses, so Redis applies it first.
+    public Task MarkFannedOutAsync(MessageDraft draft, CancellationToken cancellationToken)
+    {
+        Db.ScriptEvaluate(RedisScripts.MarkFannedOut, [DedupeKey(draft)], flags: CommandFlags.FireAndForget);
+        return Task.CompletedTask;
+    }
 
     public Task<IReadOnlyList<StoredMessage?>> GetMessagesAsync(IReadOnlyList<(string ChatId, long Seq)> keys, CancellationToken cancellationToken) =>
         _retry.RunAsync("message.get", async () =>
