@@ -64,8 +64,9 @@ internal sealed class FleetMembership : IHostedLifecycleService
         var webSocketUrl = _options.PublicUrl is { Length: > 0 } publicUrl ? publicUrl : ToWebSocketUrl(addresses.ElementAtOrDefault(0) ?? _options.Listen);
         var peerUrl = _options.PeerPublicUrl is { Length: > 0 } peerPublic ? peerPublic : ToReachable(addresses.ElementAtOrDefault(1) ?? _options.PeerListen);
         var self = new NodeInfo(_ownership.NodeId, _ownership.Generation, webSocketUrl, peerUrl, NodeState.Active, _registryOptions.VirtualNodes);
-        _ownership.Self = self;
+        // Ready (and rebalancing) only once the registry lists this node, or its start timeout passed.
         await _registry.RegisterAsync(self, cancellationToken).ConfigureAwait(false);
+        _ownership.Self = self;
         ChatLog.Joined(_logger, self.NodeId, self.WebSocketUrl, self.PeerUrl, _registry.Current.Epoch);
     }
 
