@@ -101,8 +101,7 @@ public sealed class WebSocketHandler : IDisposable
         if (!_ownership.IsLocal(identity.UserId, out var owner) && owner is not null)
         {
             using var redirected = await context.WebSockets.AcceptWebSocketAsync(subprotocol).ConfigureAwait(false);
-            var redirect = new ServerFrame { Redirect = new Redirect { Url = owner.WebSocketUrl, NodeId = owner.NodeId } };
-            await redirected.SendAsync(FrameCodec.Encode(redirect, encoding), FrameCodec.MessageType(encoding), true, context.RequestAborted).ConfigureAwait(false);
+            await redirected.SendAsync(FrameCodec.Encode(FleetMembership.RedirectFrame(owner), encoding), FrameCodec.MessageType(encoding), true, context.RequestAborted).ConfigureAwait(false);
             await redirected.CloseOutputAsync((WebSocketCloseStatus)(int)CloseCode.Redirect, "user owned by " + owner.NodeId, context.RequestAborted).ConfigureAwait(false);
             _metrics.Redirected();
             return;

@@ -250,20 +250,8 @@ public sealed class DeliveryService
             return 0;
         }
 
-        var pushed = 0;
-        foreach (var frame in await LoadAsync(connection.Address, missed, cancellationToken).ConfigureAwait(false))
-        {
-            if (!connection.HasRoomFor(frame.Bytes(connection.Encoding).Length))
-            {
-                break;
-            }
-
-            connection.DeliverStored(frame);
-            pushed++;
-        }
-
-        _metrics.Pushed("resync", pushed);
-        return pushed;
+        var frames = await LoadAsync(connection.Address, missed, cancellationToken).ConfigureAwait(false);
+        return PushWhileRoom(connection, frames, "resync", countUnacknowledged: true);
     }
 
     /// <summary>Pushes again what the connection left unacknowledged for longer than the redelivery timeout.</summary>
@@ -278,12 +266,19 @@ public sealed class DeliveryService
         var frames = await LoadAsync(connection.Address, due, cancellationToken).ConfigureAwait(false);
         var loaded = new HashSet<string>(frames.Select(f => f.DeliveryId!), StringComparer.Ordinal);
         connection.Acknowledge(due.Where(id => !loaded.Contains(id)));
-        var pushed = 0;
 
-        // Never wait on one connection here: what does not fit now stays due for the next sweep.
+        // Redelivered pushes are already counted as unacknowledged: only the byte budget limits them.
+        return PushWhileRoom(connection, frames, "redelivery", countUnacknowledged: false);
+    }
+
+    // The sweeps never wait on one connection: what does not fit now is left for the next sweep.
+    private int PushWhileRoom(ClientConnection connection, List<OutboundFrame> frames, string kind, bool countUnacknowledged)
+    {
+        var pushed = 0;
         foreach (var frame in frames)
         {
-            if (!connection.HasBytesFor(frame.Bytes(connection.Encoding).Length))
+            var size = frame.Bytes(connection.Encoding).Length;
+            if (!(countUnacknowledged ? connection.HasRoomFor(size) : connection.HasBytesFor(size)))
             {
                 break;
             }
@@ -292,7 +287,7 @@ public sealed class DeliveryService
             pushed++;
         }
 
-        _metrics.Pushed("redelivery", pushed);
+        _metrics.Pushed(kind, pushed);
         return pushed;
     }
 }

@@ -107,9 +107,13 @@ internal sealed class FleetMembership : IHostedLifecycleService
     /// <summary>Tells the client where its user lives now and closes with <see cref="CloseCode.Redirect"/>.</summary>
     internal static void Redirect(ClientConnection connection, NodeInfo owner)
     {
-        connection.Send(new OutboundFrame(new ServerFrame { Redirect = new Redirect { Url = owner.WebSocketUrl, NodeId = owner.NodeId } }));
+        connection.Send(new OutboundFrame(RedirectFrame(owner)));
         connection.Close(CloseCode.Redirect, "user owned by " + owner.NodeId);
     }
+
+    /// <summary>The redirect push that sends a client to <paramref name="owner"/>.</summary>
+    internal static ServerFrame RedirectFrame(NodeInfo owner) =>
+        new() { Redirect = new Redirect { Url = owner.WebSocketUrl, NodeId = owner.NodeId } };
 
     private static string ToWebSocketUrl(string httpUrl)
     {
