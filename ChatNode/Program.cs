@@ -1,5 +1,5 @@
 using ChatNode.Auth;
-using ChatNode.Diagnostics;
+using ChatNode.Fleet;
 using ChatNode.Hosting;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.Configuration;
@@ -61,7 +61,7 @@ public static class Program
         }
 
         var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("ChatNode");
-        ChatLog.Listening(logger, app.Services.GetRequiredService<IOptions<ChatNodeOptions>>().Value.NodeId, app.ListenUrl());
+        HostingLog.Listening(logger, app.Services.GetRequiredService<IOptions<FleetOptions>>().Value.NodeId, app.ListenUrl());
         await app.WaitForShutdownAsync().ConfigureAwait(false);
         return 0;
     }
@@ -85,9 +85,9 @@ public static class Program
         var configuration = new ConfigurationBuilder().AddJsonFile("appsettings.json", optional: true).AddEnvironmentVariables();
         ChatNodeHost.AddChatNodeConfiguration(configuration);
         var options = configuration.Build().GetSection(AuthOptions.Section).Get<AuthOptions>() ?? new AuthOptions();
-        if (new AuthOptionsValidator().Validate(null, options) is { Failed: true } invalid)
+        if (options.Problem() is { } problem)
         {
-            Console.Error.WriteLine(invalid.FailureMessage);
+            Console.Error.WriteLine(problem);
             return 2;
         }
 
@@ -97,13 +97,14 @@ public static class Program
             return 2;
         }
 
-        if (!TryParseDuration(ttlText, options.DefaultTokenTtl, out var ttl))
+        var ttl = options.DefaultTokenTtl;
+        if (ttlText is not null && !(DurationText.TryParse(ttlText, out ttl) && ttl > TimeSpan.Zero))
         {
             Console.Error.WriteLine("--ttl takes a duration such as 90s, 30m, 24h or 7d");
             return 2;
         }
 
-        Console.WriteLine(new TokenService(Options.Create(options), TimeProvider.System).Mint(user, client, ttl));
+        Console.WriteLine(new TokenService(options, TimeProvider.System).Mint(user, client, ttl));
         return 0;
     }
 
@@ -170,31 +171,5 @@ public static class Program
         }
 
         return registry.Current;
-    }
-
-    /// <summary>Parses 90s, 30m, 24h or 7d; empty text gives <paramref name="fallback"/>.</summary>
-    public static bool TryParseDuration(string? text, TimeSpan fallback, out TimeSpan duration)
-    {
-        duration = fallback;
-        if (string.IsNullOrEmpty(text))
-        {
-            return true;
-        }
-
-        if (!double.TryParse(text.AsSpan(0, text.Length - 1), System.Globalization.CultureInfo.InvariantCulture, out var number) || number <= 0)
-        {
-            return false;
-        }
-
-        TimeSpan? parsed = text[^1] switch
-        {
-            's' => TimeSpan.FromSeconds(number),
-            'm' => TimeSpan.FromMinutes(number),
-            'h' => TimeSpan.FromHours(number),
-            'd' => TimeSpan.FromDays(number),
-            _ => null,
-        };
-        duration = parsed ?? fallback;
-        return parsed is not null;
     }
 }

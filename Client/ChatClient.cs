@@ -4,6 +4,7 @@ using System.Net;
 using System.Net.WebSockets;
 using System.Text;
 using System.Threading.Channels;
+using ChatNode.Protocol;
 using ChatNode.Protocol.V1;
 using Google.Protobuf;
 
@@ -20,10 +21,6 @@ public sealed record CloseInfo(int? Code, string? Reason);
 /// </summary>
 public sealed class ChatClient : IAsyncDisposable
 {
-    private const string ProtoSubprotocol = "chat.v1+proto";
-    private const string JsonSubprotocol = "chat.v1+json";
-    private static readonly JsonParser Parser = new(JsonParser.Settings.Default.WithIgnoreUnknownFields(true));
-
     // One HTTP client for blob uploads and downloads: presigned URLs carry their own credentials.
     private static readonly HttpClient Http = new() { Timeout = TimeSpan.FromMinutes(5) };
 
@@ -291,7 +288,7 @@ public sealed class ChatClient : IAsyncDisposable
         for (var hop = 0; ; hop++)
         {
             var socket = new ClientWebSocket();
-            socket.Options.AddSubProtocol(_options.Encoding == ChatEncoding.Proto ? ProtoSubprotocol : JsonSubprotocol);
+            socket.Options.AddSubProtocol(_options.Encoding == ChatEncoding.Proto ? ChatProtocol.ProtoSubprotocol : ChatProtocol.JsonSubprotocol);
             socket.Options.SetRequestHeader("Authorization", "Bearer " + await _options.TokenProvider(cancellationToken).ConfigureAwait(false));
             socket.Options.CollectHttpResponseDetails = true;
             socket.Options.KeepAliveInterval = TimeSpan.FromSeconds(20);
@@ -453,7 +450,7 @@ public sealed class ChatClient : IAsyncDisposable
 
     private ServerFrame Decode(ReadOnlySpan<byte> payload) => _options.Encoding == ChatEncoding.Proto
         ? ServerFrame.Parser.ParseFrom(payload)
-        : Parser.Parse<ServerFrame>(Encoding.UTF8.GetString(payload));
+        : ChatProtocol.ParseServerFrameJson(payload);
 
     private void Handle(ServerFrame frame)
     {
@@ -551,7 +548,7 @@ public sealed class ChatClient : IAsyncDisposable
 
     private async Task SendFrameAsync(ClientWebSocket socket, ClientFrame frame, CancellationToken cancellationToken)
     {
-        var bytes = _options.Encoding == ChatEncoding.Proto ? frame.ToByteArray() : Encoding.UTF8.GetBytes(JsonFormatter.Default.Format(frame));
+        var bytes = _options.Encoding == ChatEncoding.Proto ? frame.ToByteArray() : ChatProtocol.ToJsonBytes(frame);
         var type = _options.Encoding == ChatEncoding.Proto ? WebSocketMessageType.Binary : WebSocketMessageType.Text;
         await _sendLock.WaitAsync(cancellationToken).ConfigureAwait(false);
         try

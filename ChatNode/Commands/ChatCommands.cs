@@ -1,6 +1,7 @@
 using ChatNode.Auth;
 using ChatNode.Connections;
 using ChatNode.Delivery;
+using ChatNode.Protocol;
 using ChatNode.Protocol.V1;
 using ChatNode.Storage;
 

@@ -1,5 +1,6 @@
 using ChatNode.Auth;
 using ChatNode.Connections;
+using ChatNode.Protocol;
 using ChatNode.Protocol.V1;
 using ChatNode.Storage;
 
@@ -29,7 +30,7 @@ public sealed partial class CommandDispatcher
 
         var removed = await _inbox.RemoveAsync(connection.Address, command.DeliveryIds, cancellationToken).ConfigureAwait(false);
         connection.Acknowledge(command.DeliveryIds);
-        _metrics.Acked(removed);
+        _deliveryMetrics.Acked(removed);
         return new ServerFrame { AckResult = new AckResult { Acknowledged = (uint)removed } };
     }
 

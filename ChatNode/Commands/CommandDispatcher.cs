@@ -1,8 +1,7 @@
 using ChatNode.Connections;
 using ChatNode.Delivery;
-using ChatNode.Diagnostics;
-using ChatNode.Hosting;
 using ChatNode.Media;
+using ChatNode.Protocol;
 using ChatNode.Protocol.V1;
 using ChatNode.Storage;
 using Microsoft.Extensions.Logging;
@@ -29,8 +28,9 @@ public sealed partial class CommandDispatcher
     private readonly IClientStore _clients;
     private readonly DeliveryService _delivery;
     private readonly ConnectionRegistry _registry;
-    private readonly ChatNodeOptions _options;
-    private readonly ChatMetrics _metrics;
+    private readonly CommandOptions _options;
+    private readonly CommandMetrics _metrics;
+    private readonly DeliveryMetrics _deliveryMetrics;
     private readonly TimeProvider _time;
     private readonly ILogger<CommandDispatcher> _logger;
     private readonly MediaService _media;
@@ -42,8 +42,9 @@ public sealed partial class CommandDispatcher
         IClientStore clients,
         DeliveryService delivery,
         ConnectionRegistry registry,
-        IOptions<ChatNodeOptions> options,
-        ChatMetrics metrics,
+        IOptions<CommandOptions> options,
+        CommandMetrics metrics,
+        DeliveryMetrics deliveryMetrics,
         TimeProvider time,
         MediaService media,
         ILogger<CommandDispatcher> logger)
@@ -57,6 +58,7 @@ public sealed partial class CommandDispatcher
         _registry = registry;
         _options = options.Value;
         _metrics = metrics;
+        _deliveryMetrics = deliveryMetrics;
         _time = time;
         _logger = logger;
     }
@@ -76,7 +78,7 @@ public sealed partial class CommandDispatcher
                 ClientFrame.CommandOneofCase.ModifyChatParticipants => await ModifyParticipantsAsync(connection, request.ModifyChatParticipants, cancellationToken).ConfigureAwait(false),
                 ClientFrame.CommandOneofCase.ListChats => await ListChatsAsync(connection, cancellationToken).ConfigureAwait(false),
                 ClientFrame.CommandOneofCase.Ack => await AckAsync(connection, request.Ack, cancellationToken).ConfigureAwait(false),
-                ClientFrame.CommandOneofCase.Ping => new ServerFrame { Pong = new Pong { ServerTimeUnixMs = _time.GetUtcNow().ToUnixTimeMilliseconds() } },
+                ClientFrame.CommandOneofCase.Ping => Frames.Pong(_time.GetUtcNow().ToUnixTimeMilliseconds()),
                 ClientFrame.CommandOneofCase.DeactivateClient => await DeactivateClientAsync(connection, request.DeactivateClient, cancellationToken).ConfigureAwait(false),
                 ClientFrame.CommandOneofCase.ListClients => await ListClientsAsync(connection, cancellationToken).ConfigureAwait(false),
                 ClientFrame.CommandOneofCase.GetAttachmentUpload => new ServerFrame
@@ -93,13 +95,18 @@ public sealed partial class CommandDispatcher
         }
         catch (CommandException ex)
         {
-            result = Error(ex.Code, ex.Message);
+            result = Frames.Error(ex.Code, ex.Message);
+            outcome = ex.Code.ToString();
+        }
+        catch (MediaException ex)
+        {
+            result = Frames.Error(ex.Code, ex.Message);
             outcome = ex.Code.ToString();
         }
         catch (StoreUnavailableException ex)
         {
-            ChatLog.StoreUnavailable(_logger, command, ex);
-            result = Error(ErrorCode.Unavailable, "The store did not confirm the write in time; retry the request unchanged.");
+            CommandLog.StoreUnavailable(_logger, command, ex);
+            result = Frames.Error(ErrorCode.Unavailable, "The store did not confirm the write in time; retry the request unchanged.");
             outcome = "Unavailable";
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
@@ -108,8 +115,8 @@ public sealed partial class CommandDispatcher
         }
         catch (Exception ex)
         {
-            ChatLog.RequestFailed(_logger, command, ex);
-            result = Error(ErrorCode.Internal, "Internal error; retry the request unchanged.");
+            CommandLog.RequestFailed(_logger, command, ex);
+            result = Frames.Error(ErrorCode.Internal, "Internal error; retry the request unchanged.");
             outcome = "Internal";
         }
 
@@ -117,9 +124,6 @@ public sealed partial class CommandDispatcher
         _metrics.Request(command, outcome, _time.GetElapsedTime(started));
         return result;
     }
-
-    public static ServerFrame Error(ErrorCode code, string message) =>
-        new() { Error = new Error { Code = code, Message = message } };
 
     private static CommandException BadRequest(string message) => new(ErrorCode.BadRequest, message);
 }

@@ -2,6 +2,7 @@ using System.Text;
 using ChatNode.Auth;
 using ChatNode.Connections;
 using ChatNode.Delivery;
+using ChatNode.Protocol;
 using ChatNode.Protocol.Store;
 using ChatNode.Protocol.V1;
 using ChatNode.Storage;

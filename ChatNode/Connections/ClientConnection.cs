@@ -1,6 +1,5 @@
 using System.Net.WebSockets;
-using ChatNode.Diagnostics;
-using ChatNode.Hosting;
+using ChatNode.Protocol;
 using ChatNode.Storage;
 
 namespace ChatNode.Connections;
@@ -8,10 +7,10 @@ namespace ChatNode.Connections;
 /// <summary>
 /// One client's WebSocket. Producers (command handlers, fan-out, replay, redelivery) never await the socket: they
 /// enqueue shared frame bytes into a queue whose queued bytes are capped by
-/// <see cref="ChatNodeOptions.OutboundBudgetBytes"/>; one writer loop owns all sends. The queue is allocated on first
+/// <see cref="ConnectionOptions.OutboundBudgetBytes"/>; one writer loop owns all sends. The queue is allocated on first
 /// use and an idle writer waits on a single completion source, so an idle connection costs a few hundred bytes here. A connection over budget, or
 /// with too many unacknowledged pushes, is evicted as a slow consumer: its queue is dropped (the messages stay in
-/// its inbox) and it is closed with <see cref="CloseCode.SlowConsumer"/>.
+/// its inbox) and it is closed with <see cref="Protocol.CloseCode.SlowConsumer"/>.
 /// Pushes are held while the inbox replays, so a client sees its stored inbox before anything newer.
 /// Thread-safe.
 /// </summary>
@@ -20,8 +19,8 @@ public sealed class ClientConnection : IDisposable
     private static long s_nextId;
 
     private readonly WebSocket _socket;
-    private readonly ChatNodeOptions _options;
-    private readonly ChatMetrics _metrics;
+    private readonly ConnectionOptions _options;
+    private readonly ConnectionMetrics _metrics;
     private readonly TimeProvider _time;
     private Queue<OutboundFrame>? _outbound;
     private TaskCompletionSource? _writerWake;
@@ -41,7 +40,7 @@ public sealed class ClientConnection : IDisposable
     private int _roomNeeded;
     private CloseRequest? _closeAfterResult;
 
-    public ClientConnection(WebSocket socket, ClientAddress address, FrameEncoding encoding, ChatNodeOptions options, ChatMetrics metrics, TimeProvider time)
+    public ClientConnection(WebSocket socket, ClientAddress address, FrameEncoding encoding, ConnectionOptions options, ConnectionMetrics metrics, TimeProvider time)
     {
         _socket = socket;
         Address = address;
@@ -256,8 +255,18 @@ public sealed class ClientConnection : IDisposable
 
     public void Dispose() => _abort.Dispose();
 
-    /// <summary>Stops the connection at once (node stop): no close handshake.</summary>
-    internal void Abort() => _abort.Cancel();
+    /// <summary>Stops the connection at once (node stop): no close handshake. A connection that already ended is left alone.</summary>
+    internal void Abort()
+    {
+        try
+        {
+            _abort.Cancel();
+        }
+        catch (ObjectDisposedException)
+        {
+            // The connection ended (and was disposed) between the caller's snapshot and now: nothing left to stop.
+        }
+    }
 
     /// <summary>The single writer: sends queued frames in order, then the close frame.</summary>
     public async Task RunWriterAsync()
@@ -401,7 +410,7 @@ public sealed class ClientConnection : IDisposable
         }
 
         _metrics.SlowConsumerEvicted();
-        CloseLocked(Connections.CloseCode.SlowConsumer, reason, dropQueue: true, TimeSpan.FromSeconds(2));
+        CloseLocked(Protocol.CloseCode.SlowConsumer, reason, dropQueue: true, TimeSpan.FromSeconds(2));
     }
 
     private void BeginClose(CloseCode? code, string reason, bool dropQueue, TimeSpan deadline)

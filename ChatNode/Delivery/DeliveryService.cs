@@ -1,9 +1,7 @@
 using ChatNode.Connections;
 using ChatNode.Fleet;
-using ChatNode.Peering;
+using ChatNode.Protocol;
 using ChatNode.Registry.Ring;
-using Google.Protobuf;
-using ChatNode.Diagnostics;
 using ChatNode.Storage;
 
 namespace ChatNode.Delivery;
@@ -20,10 +18,10 @@ public sealed class DeliveryService
     private readonly IMessageStore _messages;
     private readonly IChatStore _chats;
     private readonly ConnectionRegistry _registry;
-    private readonly ChatMetrics _metrics;
+    private readonly DeliveryMetrics _metrics;
     private readonly TimeProvider _time;
     private readonly Ownership _ownership;
-    private readonly PeerForwarder _peers;
+    private readonly IRemoteDelivery _remote;
 
     public DeliveryService(
         IClientStore clients,
@@ -31,13 +29,13 @@ public sealed class DeliveryService
         IMessageStore messages,
         IChatStore chats,
         ConnectionRegistry registry,
-        ChatMetrics metrics,
+        DeliveryMetrics metrics,
         TimeProvider time,
         Ownership ownership,
-        PeerForwarder peers)
+        IRemoteDelivery remote)
     {
         _ownership = ownership;
-        _peers = peers;
+        _remote = remote;
         _clients = clients;
         _inbox = inbox;
         _messages = messages;
@@ -65,7 +63,7 @@ public sealed class DeliveryService
     public void Push(IReadOnlyCollection<string> users, ClientAddress sender, OutboundFrame push, long storedAtUs)
     {
         List<string>? local = null;
-        Dictionary<string, (NodeInfo Owner, Protocol.Peer.Delivery Delivery)>? remote = null;
+        Dictionary<string, (NodeInfo Owner, List<string> Users)>? remote = null;
         foreach (var user in users)
         {
             if (_ownership.IsLocal(user, out var owner))
@@ -77,18 +75,10 @@ public sealed class DeliveryService
             remote ??= new(StringComparer.Ordinal);
             if (!remote.TryGetValue(owner!.NodeId, out var entry))
             {
-                entry = (owner, new Protocol.Peer.Delivery
-                {
-                    ExcludeUserId = sender.UserId,
-                    ExcludeClientId = sender.ClientId,
-                    Frame = ByteString.CopyFrom(push.Bytes(FrameEncoding.Proto)),
-                    DeliveryId = push.DeliveryId ?? "",
-                    StoredAtUs = storedAtUs,
-                });
-                remote[owner.NodeId] = entry;
+                remote[owner.NodeId] = entry = (owner, []);
             }
 
-            entry.Delivery.UserIds.Add(user);
+            entry.Users.Add(user);
         }
 
         if (local is not null)
@@ -98,9 +88,10 @@ public sealed class DeliveryService
 
         if (remote is not null)
         {
-            foreach (var (owner, delivery) in remote.Values)
+            var frame = push.Bytes(FrameEncoding.Proto);
+            foreach (var (owner, remoteUsers) in remote.Values)
             {
-                _peers.Forward(owner, delivery);
+                _remote.Forward(owner, new RemotePush(remoteUsers, sender, frame, push.DeliveryId ?? "", storedAtUs));
             }
         }
     }
@@ -125,7 +116,7 @@ public sealed class DeliveryService
         {
             _metrics.Pushed("live", pushed);
             var nowUs = _time.GetUtcNow().ToUnixTimeMilliseconds() * 1000;
-            _metrics.DeliveryLatency(TimeSpan.FromMicroseconds(nowUs - storedAtUs));
+            _metrics.Latency(TimeSpan.FromMicroseconds(nowUs - storedAtUs));
         }
 
         return pushed;

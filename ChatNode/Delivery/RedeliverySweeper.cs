@@ -1,37 +1,47 @@
 using ChatNode.Connections;
-using ChatNode.Diagnostics;
-using ChatNode.Hosting;
-using Microsoft.Extensions.Hosting;
+using ChatNode.Lifecycle;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
 namespace ChatNode.Delivery;
 
 /// <summary>
-/// Every <see cref="ChatNodeOptions.SweepInterval"/>, pushes again each connection's pushes left unacknowledged
-/// for longer than <see cref="ChatNodeOptions.RedeliveryTimeout"/>; every <see cref="ChatNodeOptions.InboxResyncInterval"/>,
+/// Every <see cref="DeliveryOptions.SweepInterval"/>, pushes again each connection's pushes left unacknowledged
+/// for longer than <see cref="DeliveryOptions.RedeliveryTimeout"/>; every <see cref="DeliveryOptions.InboxResyncInterval"/>,
 /// also pushes inbox entries older than the redelivery timeout that a connection was never pushed (a lost live
-/// push). Owned by the host: started and stopped with it.
+/// push). Runs at <see cref="LifecycleStage.Background"/>; its loop is owned here and awaited on stop.
 /// </summary>
-internal sealed class RedeliverySweeper : BackgroundService
+internal sealed class RedeliverySweeper : ILifecycleParticipant
 {
+    private readonly BackgroundLoop _loop;
     private readonly ConnectionRegistry _registry;
     private readonly DeliveryService _delivery;
-    private readonly ChatNodeOptions _options;
+    private readonly DeliveryOptions _options;
     private readonly TimeProvider _time;
     private readonly ILogger<RedeliverySweeper> _logger;
     private DateTimeOffset _nextResync;
 
-    public RedeliverySweeper(ConnectionRegistry registry, DeliveryService delivery, IOptions<ChatNodeOptions> options, TimeProvider time, ILogger<RedeliverySweeper> logger)
+    public RedeliverySweeper(ConnectionRegistry registry, DeliveryService delivery, IOptions<DeliveryOptions> options, TimeProvider time, ILogger<RedeliverySweeper> logger)
     {
         _registry = registry;
         _delivery = delivery;
         _options = options.Value;
         _time = time;
         _logger = logger;
+        _loop = new BackgroundLoop(RunAsync);
     }
 
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    public LifecycleStage Stage => LifecycleStage.Background;
+
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        _loop.Start();
+        return Task.CompletedTask;
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken) => _loop.StopAsync();
+
+    private async Task RunAsync(CancellationToken stoppingToken)
     {
         using var timer = new PeriodicTimer(_options.SweepInterval, _time);
         try
@@ -73,7 +83,7 @@ internal sealed class RedeliverySweeper : BackgroundService
             }
             catch (Exception ex) when (ex is not OperationCanceledException)
             {
-                ChatLog.SweepFailed(_logger, ex);
+                DeliveryLog.SweepFailed(_logger, ex);
             }
         }
     }

@@ -1,119 +1,75 @@
-using ChatNode.Connections;
-using ChatNode.Diagnostics;
-using ChatNode.Hosting;
-using ChatNode.Protocol.V1;
+using ChatNode.Lifecycle;
 using ChatNode.Registry;
 using ChatNode.Registry.Ring;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
-using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
 namespace ChatNode.Fleet;
 
 /// <summary>
-/// The node's place in the fleet. Before anything starts it reads the membership (so the first connections are
-/// routed by a real ring); once Kestrel listens it registers the node with its advertised URLs; whenever the ring
-/// changes it redirects the connections of users this node no longer owns (a redirect frame, then close 4000).
-/// Deregistration happens first thing on stop (<see cref="ConnectionDrainer"/>), the registry is disposed last.
+/// The node's registration (<see cref="LifecycleStage.Serve"/>): once Kestrel listens it registers the node with its
+/// advertised URLs and takes its users; on stop it is the first to run, so the node leaves the ring before its
+/// connections are drained (<see cref="ConnectionDrainer"/>) while Kestrel still serves them.
 /// </summary>
-internal sealed class FleetMembership : IHostedLifecycleService
+internal sealed class FleetMembership : ILifecycleParticipant
 {
     private readonly IClusterRegistry _registry;
     private readonly Ownership _ownership;
-    private readonly ConnectionRegistry _connections;
+    private readonly ConnectionDrainer _drainer;
     private readonly IServer _server;
-    private readonly ChatNodeOptions _options;
+    private readonly FleetOptions _options;
     private readonly RegistryOptions _registryOptions;
     private readonly ILogger<FleetMembership> _logger;
-    private readonly ChatMetrics _metrics;
 
     public FleetMembership(
         IClusterRegistry registry,
         Ownership ownership,
-        ConnectionRegistry connections,
+        ConnectionDrainer drainer,
         IServer server,
-        IOptions<ChatNodeOptions> options,
+        IOptions<FleetOptions> options,
         IOptions<RegistryOptions> registryOptions,
-        ChatMetrics metrics,
         ILogger<FleetMembership> logger)
     {
-        _metrics = metrics;
         _registry = registry;
         _ownership = ownership;
-        _connections = connections;
+        _drainer = drainer;
         _server = server;
         _options = options.Value;
         _registryOptions = registryOptions.Value;
         _logger = logger;
     }
 
-    public async Task StartingAsync(CancellationToken cancellationToken)
-    {
-        _registry.Changed += OnRingChanged;
-        await _registry.StartAsync(cancellationToken).ConfigureAwait(false);
-    }
+    public LifecycleStage Stage => LifecycleStage.Serve;
 
-    public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
-
-    public async Task StartedAsync(CancellationToken cancellationToken)
+    public async Task StartAsync(CancellationToken cancellationToken)
     {
         // Kestrel lists its addresses in the order the listeners were configured: WebSocket first, then peer.
         var addresses = _server.Features.Get<IServerAddressesFeature>()?.Addresses.ToArray() ?? [];
-        var webSocketUrl = _options.PublicUrl is { Length: > 0 } publicUrl ? publicUrl : ToWebSocketUrl(addresses.ElementAtOrDefault(0) ?? _options.Listen);
-        var peerUrl = _options.PeerPublicUrl is { Length: > 0 } peerPublic ? peerPublic : ToReachable(addresses.ElementAtOrDefault(1) ?? _options.PeerListen);
+        if (addresses.Length < 2 && (_options.PublicUrl.Length == 0 || _options.PeerPublicUrl.Length == 0))
+        {
+            throw new InvalidOperationException("The server lists no WebSocket and peer addresses; set Node:PublicUrl and Node:PeerPublicUrl.");
+        }
+
+        var webSocketUrl = _options.PublicUrl is { Length: > 0 } publicUrl ? publicUrl : ToWebSocketUrl(addresses[0]);
+        var peerUrl = _options.PeerPublicUrl is { Length: > 0 } peerPublic ? peerPublic : ToReachable(addresses[1]);
         var self = new NodeInfo(_ownership.NodeId, _ownership.Generation, webSocketUrl, peerUrl, NodeState.Active, _registryOptions.VirtualNodes);
+
         // Ready (and rebalancing) only once the registry lists this node, or its start timeout passed.
         await _registry.RegisterAsync(self, cancellationToken).ConfigureAwait(false);
         _ownership.Self = self;
-        ChatLog.Joined(_logger, self.NodeId, self.WebSocketUrl, self.PeerUrl, _registry.Current.Epoch);
+        FleetLog.Joined(_logger, self.NodeId, self.WebSocketUrl, self.PeerUrl, _registry.Current.Epoch);
     }
 
-    public Task StoppingAsync(CancellationToken cancellationToken) => Task.CompletedTask;
-
-    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
-
-    public async Task StoppedAsync(CancellationToken cancellationToken)
+    public async Task StopAsync(CancellationToken cancellationToken)
     {
-        _registry.Changed -= OnRingChanged;
-        await _registry.DisposeAsync().ConfigureAwait(false);
+        // Leave the ring first, so that reconnecting clients are routed to the nodes that own their users now; the
+        // ring change this causes must not redirect (4000) the connections the drain is about to close (4002).
+        _ownership.Leaving = true;
+        await _registry.DeregisterAsync(cancellationToken).ConfigureAwait(false);
+        await _drainer.DrainAsync(cancellationToken).ConfigureAwait(false);
     }
-
-    private void OnRingChanged(RingSnapshot snapshot)
-    {
-        if (_ownership.Self is null || _ownership.Leaving)
-        {
-            return;
-        }
-
-        var moved = 0;
-        foreach (var connection in _connections.Snapshot())
-        {
-            if (!connection.IsClosing && !_ownership.IsLocal(connection.Address.UserId, out var owner) && owner is not null)
-            {
-                Redirect(connection, owner);
-                _metrics.Redirected();
-                moved++;
-            }
-        }
-
-        if (moved > 0)
-        {
-            ChatLog.Rebalanced(_logger, moved, snapshot.Epoch);
-        }
-    }
-
-    /// <summary>Tells the client where its user lives now and closes with <see cref="CloseCode.Redirect"/>.</summary>
-    internal static void Redirect(ClientConnection connection, NodeInfo owner)
-    {
-        connection.Send(new OutboundFrame(RedirectFrame(owner)));
-        connection.Close(CloseCode.Redirect, "user owned by " + owner.NodeId);
-    }
-
-    /// <summary>The redirect push that sends a client to <paramref name="owner"/>.</summary>
-    internal static ServerFrame RedirectFrame(NodeInfo owner) =>
-        new() { Redirect = new Redirect { Url = owner.WebSocketUrl, NodeId = owner.NodeId } };
 
     private static string ToWebSocketUrl(string httpUrl)
     {

@@ -1,4 +1,3 @@
-using ChatNode.Hosting;
 using ChatNode.Registry;
 using ChatNode.Registry.Ring;
 using Microsoft.Extensions.Options;
@@ -14,11 +13,11 @@ public sealed class Ownership
 {
     private readonly IClusterRegistry _registry;
 
-    public Ownership(IClusterRegistry registry, IOptions<ChatNodeOptions> options)
+    public Ownership(IClusterRegistry registry, IOptions<FleetOptions> options, TimeProvider time)
     {
         _registry = registry;
         NodeId = options.Value.NodeId;
-        Generation = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+        Generation = time.GetUtcNow().ToUnixTimeMilliseconds();
     }
 
     public string NodeId { get; }

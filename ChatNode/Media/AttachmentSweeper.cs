@@ -1,6 +1,6 @@
+using ChatNode.Lifecycle;
 using ChatNode.Storage;
 using ChatNode.Storage.Blobs;
-using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
@@ -10,10 +10,11 @@ namespace ChatNode.Media;
 /// Prepares the bucket at start (and a lifecycle rule where the store has them, as a backstop), then every
 /// <see cref="MediaOptions.SweepInterval"/> deletes the objects whose attachments expired, with their metadata. Runs on
 /// every node; each expired attachment is claimed by one of them. An object that cannot be deleted is retried a
-/// minute later. Owned by the host.
+/// minute later. Runs at <see cref="LifecycleStage.Background"/>; its loop is owned here and awaited on stop.
 /// </summary>
-internal sealed class AttachmentSweeper : BackgroundService
+internal sealed class AttachmentSweeper : ILifecycleParticipant
 {
+    private readonly BackgroundLoop _loop;
     private readonly IBlobStore _blobs;
     private readonly IAttachmentStore _attachments;
     private readonly MediaOptions _options;
@@ -27,9 +28,20 @@ internal sealed class AttachmentSweeper : BackgroundService
         _options = options.Value;
         _time = time;
         _logger = logger;
+        _loop = new BackgroundLoop(RunAsync);
     }
 
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    public LifecycleStage Stage => LifecycleStage.Background;
+
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        _loop.Start();
+        return Task.CompletedTask;
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken) => _loop.StopAsync();
+
+    private async Task RunAsync(CancellationToken stoppingToken)
     {
         try
         {
@@ -92,19 +104,4 @@ internal sealed class AttachmentSweeper : BackgroundService
             MediaLog.SweepFailed(_logger, ex);
         }
     }
-}
-
-internal static partial class MediaLog
-{
-    [LoggerMessage(EventId = 1101, Level = LogLevel.Information, Message = "Media bucket ready; the store expires objects by itself: {Lifecycle}")]
-    public static partial void Prepared(ILogger logger, bool lifecycle);
-
-    [LoggerMessage(EventId = 1102, Level = LogLevel.Debug, Message = "Deleted expired attachment {AttachmentId}")]
-    public static partial void Deleted(ILogger logger, string attachmentId);
-
-    [LoggerMessage(EventId = 1103, Level = LogLevel.Warning, Message = "Could not delete expired attachment {AttachmentId}; retrying later")]
-    public static partial void DeleteFailed(ILogger logger, string attachmentId, Exception exception);
-
-    [LoggerMessage(EventId = 1104, Level = LogLevel.Warning, Message = "Attachment sweep failed")]
-    public static partial void SweepFailed(ILogger logger, Exception exception);
 }

@@ -1,6 +1,5 @@
 using System.Threading.RateLimiting;
 using ChatNode.Auth;
-using ChatNode.Commands;
 using ChatNode.Protocol.V1;
 using ChatNode.Storage;
 using ChatNode.Storage.Blobs;
@@ -42,28 +41,28 @@ public sealed class MediaService : IDisposable
         var blobs = RequireStore();
         if (request.Size == 0)
         {
-            throw new CommandException(ErrorCode.BadRequest, "size must be the attachment's length in bytes.");
+            throw new MediaException(ErrorCode.BadRequest, "size must be the attachment's length in bytes.");
         }
 
         if ((long)request.Size > _options.MaxBytes)
         {
-            throw new CommandException(ErrorCode.TooLarge, $"Attachments are limited to {_options.MaxBytes} bytes.");
+            throw new MediaException(ErrorCode.TooLarge, $"Attachments are limited to {_options.MaxBytes} bytes.");
         }
 
         if (!IsAllowed(request.ContentType))
         {
-            throw new CommandException(ErrorCode.BadRequest, $"Content type '{request.ContentType}' is not accepted; allowed: {string.Join(", ", _options.AllowedContentTypes)}.");
+            throw new MediaException(ErrorCode.BadRequest, $"Content type '{request.ContentType}' is not accepted; allowed: {string.Join(", ", _options.AllowedContentTypes)}.");
         }
 
         if (request.Sha256.Length != 64 || !request.Sha256.All(char.IsAsciiHexDigitLower))
         {
-            throw new CommandException(ErrorCode.BadRequest, "sha256 must be 64 lowercase hex characters.");
+            throw new MediaException(ErrorCode.BadRequest, "sha256 must be 64 lowercase hex characters.");
         }
 
         using var lease = _uploads.AttemptAcquire(userId);
         if (!lease.IsAcquired)
         {
-            throw new CommandException(ErrorCode.RateLimited, $"At most {_options.UploadsPerMinute} uploads per minute.");
+            throw new MediaException(ErrorCode.RateLimited, $"At most {_options.UploadsPerMinute} uploads per minute.");
         }
 
         var id = Ids.NewChatId();
@@ -83,12 +82,12 @@ public sealed class MediaService : IDisposable
         var blobs = RequireStore();
         if (!Ids.IsValidChatId(attachmentId) || (await _attachments.GetAsync([attachmentId], cancellationToken).ConfigureAwait(false))[0] is not { } record)
         {
-            throw new CommandException(ErrorCode.NotFound, "No such attachment.");
+            throw new MediaException(ErrorCode.NotFound, "No such attachment.");
         }
 
         if (record.UploaderUserId != userId && !await ParticipatesAsync(userId, attachmentId, cancellationToken).ConfigureAwait(false))
         {
-            throw new CommandException(ErrorCode.Forbidden, "Only participants of a chat that carries this attachment may download it.");
+            throw new MediaException(ErrorCode.Forbidden, "Only participants of a chat that carries this attachment may download it.");
         }
 
         var url = await blobs.PresignGetAsync(record.ObjectKey, _options.DownloadUrlTtl, cancellationToken).ConfigureAwait(false);
@@ -114,13 +113,13 @@ public sealed class MediaService : IDisposable
         var blobs = RequireStore();
         if (requested.Count > _options.MaxAttachmentsPerMessage)
         {
-            throw new CommandException(ErrorCode.TooLarge, $"A message carries at most {_options.MaxAttachmentsPerMessage} attachments.");
+            throw new MediaException(ErrorCode.TooLarge, $"A message carries at most {_options.MaxAttachmentsPerMessage} attachments.");
         }
 
         var ids = requested.Select(a => a.AttachmentId).ToArray();
         if (ids.Any(id => !Ids.IsValidChatId(id)) || ids.Distinct(StringComparer.Ordinal).Count() != ids.Length)
         {
-            throw new CommandException(ErrorCode.BadRequest, "Attachment ids must be distinct ids granted by getAttachmentUpload.");
+            throw new MediaException(ErrorCode.BadRequest, "Attachment ids must be distinct ids granted by getAttachmentUpload.");
         }
 
         var records = await _attachments.GetAsync(ids, cancellationToken).ConfigureAwait(false);
@@ -129,23 +128,23 @@ public sealed class MediaService : IDisposable
         {
             if (records[i] is not { } record)
             {
-                throw new CommandException(ErrorCode.NotFound, $"Attachment {ids[i]} does not exist or has expired.");
+                throw new MediaException(ErrorCode.NotFound, $"Attachment {ids[i]} does not exist or has expired.");
             }
 
             if (record.UploaderUserId != senderUserId)
             {
-                throw new CommandException(ErrorCode.Forbidden, $"Attachment {ids[i]} was uploaded by another user.");
+                throw new MediaException(ErrorCode.Forbidden, $"Attachment {ids[i]} was uploaded by another user.");
             }
 
             var blob = await blobs.StatAsync(record.ObjectKey, cancellationToken).ConfigureAwait(false);
             if (blob is null)
             {
-                throw new CommandException(ErrorCode.NotFound, $"Attachment {ids[i]} was never uploaded (PUT the bytes to its upload URL first).");
+                throw new MediaException(ErrorCode.NotFound, $"Attachment {ids[i]} was never uploaded (PUT the bytes to its upload URL first).");
             }
 
             if (blob.Size != record.Size)
             {
-                throw new CommandException(ErrorCode.BadRequest, $"Attachment {ids[i]} has {blob.Size} bytes, not the {record.Size} declared.");
+                throw new MediaException(ErrorCode.BadRequest, $"Attachment {ids[i]} has {blob.Size} bytes, not the {record.Size} declared.");
             }
 
             result.Add(ToAttachment(record));
@@ -184,7 +183,7 @@ public sealed class MediaService : IDisposable
     }
 
     private IBlobStore RequireStore() =>
-        _blobs ?? throw new CommandException(ErrorCode.BadRequest, "This node has no media store configured; attachments are not accepted.");
+        _blobs ?? throw new MediaException(ErrorCode.BadRequest, "This node has no media store configured; attachments are not accepted.");
 
     private static Attachment ToAttachment(AttachmentRecord record) => new()
     {

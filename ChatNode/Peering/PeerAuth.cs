@@ -1,7 +1,7 @@
+using System.Buffers.Text;
 using System.Security.Cryptography;
 using System.Text;
 using ChatNode.Auth;
-using Microsoft.AspNetCore.WebUtilities;
 using Microsoft.Extensions.Options;
 
 namespace ChatNode.Peering;
@@ -14,7 +14,7 @@ public sealed class PeerAuth(IOptions<AuthOptions> options)
 
     private readonly byte[] _key = Encoding.UTF8.GetBytes(options.Value.Secret);
 
-    public string Sign(string nodeId) => WebEncoders.Base64UrlEncode(HMACSHA256.HashData(_key, Encoding.UTF8.GetBytes("peer:" + nodeId)));
+    public string Sign(string nodeId) => Base64Url.EncodeToString(HMACSHA256.HashData(_key, Encoding.UTF8.GetBytes("peer:" + nodeId)));
 
     public bool Verify(string? nodeId, string? signature) =>
         !string.IsNullOrEmpty(nodeId) && signature is not null

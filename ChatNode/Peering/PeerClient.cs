@@ -1,5 +1,4 @@
 using System.Threading.Channels;
-using ChatNode.Diagnostics;
 using ChatNode.Protocol.Peer;
 using ChatNode.Registry.Ring;
 using Grpc.Core;
@@ -18,16 +17,16 @@ internal sealed class PeerClient : IAsyncDisposable
     private readonly Channel<Protocol.Peer.Delivery> _queue;
     private readonly string _selfId;
     private readonly PeerAuth _auth;
-    private readonly ChatMetrics _metrics;
+    private readonly PeerMetrics _metrics;
     private readonly ILogger _logger;
     private readonly int _batchSize;
     private readonly CancellationTokenSource _stop = new();
-    private readonly Task _loop;
+    private Task _loop = Task.CompletedTask;
     private long _nextBatch;
     private int _connects;
     private CancellationTokenSource? _call;
 
-    public PeerClient(NodeInfo peer, string selfId, PeerAuth auth, int capacity, int batchSize, ChatMetrics metrics, ILogger logger)
+    public PeerClient(NodeInfo peer, string selfId, PeerAuth auth, int capacity, int batchSize, PeerMetrics metrics, ILogger logger)
     {
         Peer = peer;
         _selfId = selfId;
@@ -40,8 +39,10 @@ internal sealed class PeerClient : IAsyncDisposable
             FullMode = BoundedChannelFullMode.DropWrite,
             SingleReader = true,
         });
-        _loop = RunAsync(_stop.Token);
     }
+
+    /// <summary>Starts the sending loop; <see cref="DisposeAsync"/> stops and awaits it.</summary>
+    public void Start() => _loop = RunAsync(_stop.Token);
 
     public NodeInfo Peer { get; }
 
@@ -59,7 +60,7 @@ internal sealed class PeerClient : IAsyncDisposable
             return true;
         }
 
-        _metrics.PeerDropped(1);
+        _metrics.Dropped(1);
         return false;
     }
 
@@ -87,7 +88,7 @@ internal sealed class PeerClient : IAsyncDisposable
                 using var call = client.Deliver(headers, cancellationToken: callScope.Token);
                 var acks = DrainAcksAsync(call.ResponseStream, callScope.Token);
                 Interlocked.Increment(ref _connects);
-                ChatLog.PeerConnected(_logger, Peer.NodeId, Peer.PeerUrl);
+                PeerLog.Connected(_logger, Peer.NodeId, Peer.PeerUrl);
                 delay = 100;
                 while (await _queue.Reader.WaitToReadAsync(callScope.Token).ConfigureAwait(false))
                 {
@@ -104,7 +105,7 @@ internal sealed class PeerClient : IAsyncDisposable
                     }
 
                     await call.RequestStream.WriteAsync(batch, callScope.Token).ConfigureAwait(false);
-                    _metrics.PeerForwarded(batch.Deliveries.Count);
+                    _metrics.Forwarded(batch.Deliveries.Count);
                 }
 
                 await call.RequestStream.CompleteAsync().ConfigureAwait(false);
@@ -113,7 +114,7 @@ internal sealed class PeerClient : IAsyncDisposable
             catch (Exception ex) when (!stop.IsCancellationRequested && ex is RpcException or IOException or InvalidOperationException or HttpRequestException or OperationCanceledException)
             {
                 // The batch in flight may be lost: its deliveries are in the inboxes and come by resync or replay.
-                ChatLog.PeerFailed(_logger, Peer.NodeId, Peer.PeerUrl, delay, ex);
+                PeerLog.Failed(_logger, Peer.NodeId, Peer.PeerUrl, delay, ex);
                 try
                 {
                     await Task.Delay(TimeSpan.FromMilliseconds(delay * (0.5 + (Random.Shared.NextDouble() / 2))), stop).ConfigureAwait(false);

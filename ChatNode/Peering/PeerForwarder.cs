@@ -1,33 +1,35 @@
-using ChatNode.Auth;
-using ChatNode.Diagnostics;
+using ChatNode.Delivery;
 using ChatNode.Fleet;
-using ChatNode.Hosting;
+using ChatNode.Lifecycle;
 using ChatNode.Registry;
 using ChatNode.Registry.Ring;
-using Microsoft.Extensions.Hosting;
+using Google.Protobuf;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
 namespace ChatNode.Peering;
 
 /// <summary>
-/// Keeps one <see cref="PeerClient"/> per other member of the ring (opened as members appear, closed as they leave
-/// or restart with a new generation) and forwards deliveries to the owner's client. Owns the clients: disposes them
-/// on stop. Thread-safe.
+/// The delivery pipeline's way off this node (<see cref="IRemoteDelivery"/>): keeps one <see cref="PeerClient"/> per
+/// other member of the ring (opened as members appear, closed as they leave or restart with a new generation) and
+/// queues each push on its owner's client. Runs at <see cref="LifecycleStage.Peering"/> and owns its clients: every
+/// client it retires or holds is awaited on stop. Thread-safe.
 /// </summary>
-public sealed class PeerForwarder : IHostedService, IAsyncDisposable
+public sealed class PeerForwarder : IRemoteDelivery, ILifecycleParticipant
 {
     private readonly IClusterRegistry _registry;
     private readonly Ownership _ownership;
     private readonly PeerAuth _auth;
-    private readonly ChatNodeOptions _options;
-    private readonly ChatMetrics _metrics;
+    private readonly PeerOptions _options;
+    private readonly PeerMetrics _metrics;
     private readonly ILogger<PeerForwarder> _logger;
     private readonly object _gate = new();
+    private readonly List<Task> _retiring = [];
     private Dictionary<string, PeerClient> _peers = new(StringComparer.Ordinal);
+    private bool _started;
     private bool _stopped;
 
-    public PeerForwarder(IClusterRegistry registry, Ownership ownership, PeerAuth auth, IOptions<ChatNodeOptions> options, ChatMetrics metrics, ILogger<PeerForwarder> logger)
+    public PeerForwarder(IClusterRegistry registry, Ownership ownership, PeerAuth auth, IOptions<PeerOptions> options, PeerMetrics metrics, ILogger<PeerForwarder> logger)
     {
         _registry = registry;
         _ownership = ownership;
@@ -37,8 +39,10 @@ public sealed class PeerForwarder : IHostedService, IAsyncDisposable
         _logger = logger;
     }
 
-    /// <summary>Queues a delivery for the node that owns its users; false if there is no stream to it.</summary>
-    public bool Forward(NodeInfo owner, Protocol.Peer.Delivery delivery)
+    public LifecycleStage Stage => LifecycleStage.Peering;
+
+    /// <summary>Queues a push for the node that owns its users; false if there is no stream to it.</summary>
+    public bool Forward(NodeInfo owner, RemotePush push)
     {
         PeerClient? client;
         lock (_gate)
@@ -49,7 +53,21 @@ public sealed class PeerForwarder : IHostedService, IAsyncDisposable
             }
         }
 
-        return client?.TryEnqueue(delivery) ?? false;
+        if (client is null)
+        {
+            return false;
+        }
+
+        var delivery = new Protocol.Peer.Delivery
+        {
+            ExcludeUserId = push.Sender.UserId,
+            ExcludeClientId = push.Sender.ClientId,
+            Frame = UnsafeByteOperations.UnsafeWrap(push.ProtoFrame),
+            DeliveryId = push.DeliveryId,
+            StoredAtUs = push.StoredAtUs,
+        };
+        delivery.UserIds.Add(push.UserIds);
+        return client.TryEnqueue(delivery);
     }
 
     /// <summary>The peer streams now open or opening, by node id.</summary>
@@ -66,6 +84,11 @@ public sealed class PeerForwarder : IHostedService, IAsyncDisposable
 
     public Task StartAsync(CancellationToken cancellationToken)
     {
+        lock (_gate)
+        {
+            _started = true;
+        }
+
         _registry.Changed += OnChanged;
         OnChanged(_registry.Current);
         return Task.CompletedTask;
@@ -74,20 +97,18 @@ public sealed class PeerForwarder : IHostedService, IAsyncDisposable
     public async Task StopAsync(CancellationToken cancellationToken)
     {
         _registry.Changed -= OnChanged;
-        await DisposeAsync().ConfigureAwait(false);
-    }
-
-    public async ValueTask DisposeAsync()
-    {
         Dictionary<string, PeerClient> peers;
+        Task[] retiring;
         lock (_gate)
         {
             _stopped = true;
             peers = _peers;
             _peers = new(StringComparer.Ordinal);
+            retiring = [.. _retiring];
+            _retiring.Clear();
         }
 
-        await Task.WhenAll(peers.Values.Select(p => p.DisposeAsync().AsTask())).ConfigureAwait(false);
+        await Task.WhenAll(peers.Values.Select(p => p.DisposeAsync().AsTask()).Concat(retiring)).ConfigureAwait(false);
     }
 
     private void OnChanged(RingSnapshot snapshot)
@@ -98,22 +119,23 @@ public sealed class PeerForwarder : IHostedService, IAsyncDisposable
         }
     }
 
-    // Caller holds _gate. Returns false once stopped. Retired clients are disposed in the background: their loop
-    // ends at once (cancelled), and nothing waits on them.
+    // Caller holds _gate. Returns false before start and once stopped. A retired client's loop ends at once
+    // (cancelled); its disposal is kept and awaited on stop.
     private bool Sync(RingSnapshot snapshot)
     {
-        if (_stopped)
+        if (!_started || _stopped)
         {
             return false;
         }
 
+        _retiring.RemoveAll(t => t.IsCompleted);
         var wanted = snapshot.Members.Where(m => m.NodeId != _ownership.NodeId).ToDictionary(m => m.NodeId, StringComparer.Ordinal);
         foreach (var (id, client) in _peers.ToArray())
         {
             if (!wanted.TryGetValue(id, out var member) || member.Generation != client.Peer.Generation || member.PeerUrl != client.Peer.PeerUrl)
             {
                 _peers.Remove(id);
-                _ = client.DisposeAsync().AsTask();
+                _retiring.Add(client.DisposeAsync().AsTask());
             }
         }
 
@@ -121,7 +143,9 @@ public sealed class PeerForwarder : IHostedService, IAsyncDisposable
         {
             if (!_peers.ContainsKey(member.NodeId))
             {
-                _peers[member.NodeId] = new PeerClient(member, _ownership.NodeId, _auth, _options.PeerQueueCapacity, _options.PeerBatchSize, _metrics, _logger);
+                var client = new PeerClient(member, _ownership.NodeId, _auth, _options.PeerQueueCapacity, _options.PeerBatchSize, _metrics, _logger);
+                _peers[member.NodeId] = client;
+                client.Start();
             }
         }
 

@@ -1,6 +1,5 @@
-using ChatNode.Connections;
 using ChatNode.Delivery;
-using ChatNode.Diagnostics;
+using ChatNode.Protocol;
 using ChatNode.Protocol.Peer;
 using ChatNode.Protocol.V1;
 using ChatNode.Storage;
@@ -17,10 +16,10 @@ internal sealed class PeerService : Peer.PeerBase
 {
     private readonly PeerAuth _auth;
     private readonly DeliveryService _delivery;
-    private readonly ChatMetrics _metrics;
+    private readonly PeerMetrics _metrics;
     private readonly ILogger<PeerService> _logger;
 
-    public PeerService(PeerAuth auth, DeliveryService delivery, ChatMetrics metrics, ILogger<PeerService> logger)
+    public PeerService(PeerAuth auth, DeliveryService delivery, PeerMetrics metrics, ILogger<PeerService> logger)
     {
         _auth = auth;
         _delivery = delivery;
@@ -33,7 +32,7 @@ internal sealed class PeerService : Peer.PeerBase
         var node = context.RequestHeaders.GetValue(PeerAuth.NodeHeader);
         if (!_auth.Verify(node, context.RequestHeaders.GetValue(PeerAuth.AuthHeader)))
         {
-            ChatLog.PeerRefused(_logger, $"bad credentials from {context.Peer} claiming to be '{node}'");
+            PeerLog.Refused(_logger, $"bad credentials from {context.Peer} claiming to be '{node}'");
             throw new RpcException(new Status(StatusCode.Unauthenticated, "peer credentials do not match the cluster secret"));
         }
 
@@ -47,7 +46,7 @@ internal sealed class PeerService : Peer.PeerBase
                 pushed += _delivery.PushToLocal(delivery.UserIds, new ClientAddress(delivery.ExcludeUserId, delivery.ExcludeClientId), frame, delivery.StoredAtUs);
             }
 
-            _metrics.PeerReceived(batch.Deliveries.Count);
+            _metrics.Received(batch.Deliveries.Count);
             await responseStream.WriteAsync(new DeliveryBatchAck { BatchId = batch.BatchId, Pushed = (uint)pushed }, context.CancellationToken).ConfigureAwait(false);
         }
     }

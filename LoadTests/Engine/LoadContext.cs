@@ -2,7 +2,6 @@ using System.Diagnostics;
 using System.Globalization;
 using ChatNode.Auth;
 using ChatNode.Client;
-using Microsoft.Extensions.Options;
 
 namespace ChatNode.LoadTests.Engine;
 
@@ -17,7 +16,7 @@ public sealed class LoadContext : IAsyncDisposable
     public LoadContext(LoadOptions options)
     {
         Options = options;
-        _tokens = new TokenService(Microsoft.Extensions.Options.Options.Create(new AuthOptions { Secret = options.Secret }), TimeProvider.System);
+        _tokens = new TokenService(new AuthOptions { Secret = options.Secret }, TimeProvider.System);
         RunId = Guid.NewGuid().ToString("N")[..8];
     }
 

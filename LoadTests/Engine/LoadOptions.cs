@@ -1,4 +1,5 @@
 using System.Globalization;
+using ChatNode.Auth;
 
 namespace ChatNode.LoadTests.Engine;
 
@@ -140,7 +141,5 @@ public sealed class LoadOptions
     }
 
     private static TimeSpan ParseDuration(string text) =>
-        text.TrimEnd('s', 'm', 'h', 'd') == "0" ? TimeSpan.Zero
-        : global::ChatNode.Program.TryParseDuration(text, TimeSpan.Zero, out var duration) ? duration
-        : throw new ArgumentException($"bad duration '{text}' (use 0s, 30s, 2m)");
+        DurationText.TryParse(text, out var duration) ? duration : throw new ArgumentException($"bad duration '{text}' (use 0s, 30s, 2m)");
 }

@@ -6,8 +6,8 @@ namespace ChatNode.LoadTests.Engine;
 
 /// <summary>
 /// A fleet on this machine for <c>--local</c>: starts the services with scripts/services.sh (stopping again only
-/// those it started), then N node processes (the ChatNode.dll next to this tool) on 127.0.0.1:8090.. with their own
-/// etcd prefix and a fresh secret; stops them by PID at the end.
+/// those it started), then N node processes (<see cref="NodeDll"/>) on 127.0.0.1:8090.. with their own etcd prefix and
+/// a fresh secret; stops them by PID at the end.
 /// </summary>
 public sealed class LocalFleet : IAsyncDisposable
 {
@@ -45,7 +45,7 @@ public sealed class LocalFleet : IAsyncDisposable
             for (var i = 0; i < nodes; i++)
             {
                 var start = new ProcessStartInfo("dotnet") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
-                start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "ChatNode.dll"));
+                start.ArgumentList.Add(fleet.NodeDll());
                 foreach (var argument in new[]
                 {
                     "serve",
@@ -146,6 +146,23 @@ public sealed class LocalFleet : IAsyncDisposable
         process.StandardError.ReadToEnd();
         process.WaitForExit();
         return process.ExitCode;
+    }
+
+    /// <summary>
+    /// The node to run: a ChatNode.dll beside this assembly (the test project has one), else the one the build put in
+    /// ChatNode/bin/&lt;configuration&gt;/ (the project file makes the node build before this tool).
+    /// </summary>
+    private string NodeDll()
+    {
+        var beside = Path.Combine(AppContext.BaseDirectory, "ChatNode.dll");
+        if (File.Exists(beside))
+        {
+            return beside;
+        }
+
+        var configuration = new DirectoryInfo(Path.TrimEndingDirectorySeparator(AppContext.BaseDirectory)).Parent?.Name ?? "Release";
+        var built = Path.Combine(_root, "ChatNode", "bin", configuration, "net10.0", "ChatNode.dll");
+        return File.Exists(built) ? built : throw new InvalidOperationException($"no node at {built}: run `dotnet build ChatNode -c {configuration}`");
     }
 
     private IEnumerable<int> RedisPids() =>

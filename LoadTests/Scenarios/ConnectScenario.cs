@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Net.WebSockets;
 using ChatNode.LoadTests.Engine;
+using ChatNode.Protocol;
 using ChatNode.Protocol.V1;
 
 namespace ChatNode.LoadTests.Scenarios;
@@ -72,7 +73,7 @@ public sealed class ConnectScenario : Scenario
         for (var hop = 0; hop < 3; hop++)
         {
             var socket = new ClientWebSocket();
-            socket.Options.AddSubProtocol("chat.v1+proto");
+            socket.Options.AddSubProtocol(ChatProtocol.ProtoSubprotocol);
             socket.Options.SetRequestHeader("Authorization", "Bearer " + context.Token(user, "idle"));
             socket.Options.KeepAliveInterval = TimeSpan.Zero;
             try

@@ -16,7 +16,7 @@ public sealed class TokenServiceTests
     private static readonly DateTimeOffset Start = new(2026, 11, 28, 12, 0, 0, TimeSpan.Zero);
 
     private static TokenService Service(TimeProvider clock, string secret = "a-test-secret-of-enough-length") =>
-        new(Options.Create(new AuthOptions { Secret = secret }), clock);
+        new(new AuthOptions { Secret = secret }, clock);
 
     [Test]
     public void A_minted_token_validates_to_its_user_client_and_expiry()

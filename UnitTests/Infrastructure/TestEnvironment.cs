@@ -21,6 +21,23 @@ public static class TestEnvironment
             ? value
             : Path.GetFullPath(Path.Combine(TestContext.CurrentContext.TestDirectory, "../../../../build"));
 
+    /// <summary>The repository's root folder (the one holding chatnode.sln), found upwards from the test binaries.</summary>
+    public static string RepositoryRoot
+    {
+        get
+        {
+            for (var dir = new DirectoryInfo(TestContext.CurrentContext.TestDirectory); dir is not null; dir = dir.Parent)
+            {
+                if (File.Exists(Path.Combine(dir.FullName, "chatnode.sln")))
+                {
+                    return dir.FullName;
+                }
+            }
+
+            throw new InvalidOperationException("no chatnode.sln above " + TestContext.CurrentContext.TestDirectory);
+        }
+    }
+
     /// <summary>A fresh id, so tests sharing one store never see each other's data.</summary>
     public static string NewId(string prefix) => $"{prefix}-{Guid.NewGuid():N}"[..Math.Min(prefix.Length + 13, 64)];
 }

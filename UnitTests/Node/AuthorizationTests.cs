@@ -14,7 +14,7 @@ public sealed class AuthorizationTests : NodeFixture
         var valid = Node.Token(user, "phone");
         var forged = valid[..^4] + (valid[^4..] == "AAAA" ? "BBBB" : "AAAA");
         var otherSecret = new global::ChatNode.Auth.TokenService(
-            Microsoft.Extensions.Options.Options.Create(new global::ChatNode.Auth.AuthOptions { Secret = "some-other-cluster-secret-xyz" }), TimeProvider.System).Mint(user, "phone", TimeSpan.FromHours(1));
+            new global::ChatNode.Auth.AuthOptions { Secret = "some-other-cluster-secret-xyz" }, TimeProvider.System).Mint(user, "phone", TimeSpan.FromHours(1));
         var expired = Node.Tokens.Mint(user, "phone", TimeSpan.FromSeconds(-5));
 
         foreach (var (token, what) in new[] { ((string?)null, "missing"), (forged, "forged signature"), (otherSecret, "other secret"), (expired, "expired"), ("garbage", "garbage") })

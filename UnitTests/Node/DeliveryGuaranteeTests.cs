@@ -79,7 +79,7 @@ public sealed class DeliveryGuaranteeTests : NodeFixture
 
         // Store a message the way a sending node does, then "crash" before its live push: no push is made.
         var draft = new MessageDraft(chat.ChatId, Guid.NewGuid().ToString("N"), alice, "phone", "lost-push",
-            new Protocol.Store.MessageBody { Text = "never pushed live" }.ToByteArray());
+            new global::ChatNode.Protocol.Store.MessageBody { Text = "never pushed live" }.ToByteArray());
         var appended = await Node.Services.GetMessages().AppendAsync(draft, CancellationToken.None);
         await Node.Services.GetInbox().AddAsync([new ClientAddress(bob, "phone")], new InboxEntry(appended.Message!.DeliveryId, appended.Message.SentAtUs), CancellationToken.None);
 

@@ -1,5 +1,6 @@
-using ChatNode.Connections;
 using ChatNode.Storage;
+using ChatNode.Connections;
+using ChatNode.Protocol;
 using ChatNode.UnitTests.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
 

@@ -1,0 +1,20 @@
+namespace ChatNode.Auth;
+
+/// <summary>Token options (configuration section <c>Auth</c>; the secret also from the environment variable <c>CHATNODE_SECRET</c>).</summary>
+public sealed class AuthOptions
+{
+    public const string Section = "Auth";
+
+    /// <summary>The minimum length of <see cref="Secret"/>.</summary>
+    public const int MinSecretLength = 16;
+
+    /// <summary>The cluster secret every node signs and checks client tokens with. At least 16 characters.</summary>
+    public string Secret { get; set; } = "";
+
+    /// <summary>Lifetime of tokens minted by <c>chatnode token</c> when no <c>--ttl</c> is given. Default 24 h.</summary>
+    public TimeSpan DefaultTokenTtl { get; set; } = TimeSpan.FromHours(24);
+
+    /// <summary>Null when the options are usable; otherwise what is wrong, naming the setting.</summary>
+    public string? Problem() =>
+        Secret.Length < MinSecretLength ? $"Auth:Secret (or CHATNODE_SECRET) must be set to at least {MinSecretLength} characters." : null;
+}

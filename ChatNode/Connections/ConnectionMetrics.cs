@@ -1,0 +1,46 @@
+using System.Diagnostics.Metrics;
+using ChatNode.Diagnostics;
+
+namespace ChatNode.Connections;
+
+/// <summary>Connection instruments (meter <c>ChatNode</c>).</summary>
+public sealed class ConnectionMetrics
+{
+    private readonly UpDownCounter<long> _active;
+    private readonly Counter<long> _opened;
+    private readonly Counter<long> _closed;
+    private readonly Counter<long> _evicted;
+    private readonly Counter<long> _framesSent;
+    private readonly Counter<long> _bytesSent;
+
+    public ConnectionMetrics(IMeterFactory meterFactory)
+    {
+        var meter = meterFactory.Create(Telemetry.MeterName);
+        _active = meter.CreateUpDownCounter<long>("chat.connections.active", "{connection}", "Open client WebSocket connections.");
+        _opened = meter.CreateCounter<long>("chat.connections.opened", "{connection}", "Client connections accepted.");
+        _closed = meter.CreateCounter<long>("chat.connections.closed", "{connection}", "Client connections closed, by reason.");
+        _evicted = meter.CreateCounter<long>("chat.connections.evicted", "{connection}", "Connections closed as slow consumers.");
+        _framesSent = meter.CreateCounter<long>("chat.frames.sent", "{frame}", "Frames written to client sockets.");
+        _bytesSent = meter.CreateCounter<long>("chat.frames.sent.bytes", "By", "Bytes of frames written to client sockets.");
+    }
+
+    public void Opened()
+    {
+        _active.Add(1);
+        _opened.Add(1);
+    }
+
+    public void Closed(string reason)
+    {
+        _active.Add(-1);
+        _closed.Add(1, new KeyValuePair<string, object?>("reason", reason));
+    }
+
+    public void SlowConsumerEvicted() => _evicted.Add(1);
+
+    public void FrameSent(int bytes)
+    {
+        _framesSent.Add(1);
+        _bytesSent.Add(bytes);
+    }
+}

@@ -1,0 +1,19 @@
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
+
+namespace ChatNode.Connections;
+
+public static class ConnectionsExtensions
+{
+    /// <summary>Registers the connection registry, its options (section <c>Node</c>) and metrics.</summary>
+    public static IServiceCollection AddConnections(this IServiceCollection services, IConfiguration configuration)
+    {
+        services.AddOptions<ConnectionOptions>().Bind(configuration.GetSection(ConnectionOptions.Section)).ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<ConnectionOptions>, ConnectionOptionsValidator>());
+        services.TryAddSingleton<ConnectionMetrics>();
+        services.TryAddSingleton<ConnectionRegistry>();
+        return services;
+    }
+}

@@ -1,0 +1,14 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+
+namespace ChatNode.Endpoints;
+
+public static class EndpointsExtensions
+{
+    /// <summary>Registers what the routes of <see cref="HttpEndpoints"/> need beyond the features below them.</summary>
+    public static IServiceCollection AddEndpoints(this IServiceCollection services)
+    {
+        services.TryAddSingleton<WebSocketEndpoint>();
+        return services;
+    }
+}

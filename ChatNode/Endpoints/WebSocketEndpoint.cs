@@ -1,0 +1,368 @@
+using System.Buffers;
+using System.Net.WebSockets;
+using System.Threading.RateLimiting;
+using ChatNode.Auth;
+using ChatNode.Commands;
+using ChatNode.Connections;
+using ChatNode.Delivery;
+using ChatNode.Fleet;
+using ChatNode.Protocol;
+using ChatNode.Protocol.V1;
+using ChatNode.Storage;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace ChatNode.Endpoints;
+
+/// <summary>
+/// The <c>GET /ws</c> endpoint: authenticates before the upgrade, registers the client, then runs the
+/// connection's three loops (receive here, the writer, the inbox replay) and cleans up when any ends.
+/// </summary>
+public sealed class WebSocketEndpoint : IDisposable
+{
+    // Frames up to this size are read without renting a buffer; idle connections hold only this.
+    private const int SmallFrameBytes = 512;
+
+    private readonly TokenService _tokens;
+    private readonly IClientStore _clients;
+    private readonly ConnectionRegistry _registry;
+    private readonly CommandDispatcher _dispatcher;
+    private readonly DeliveryService _delivery;
+    private readonly ConnectionOptions _options;
+    private readonly CommandOptions _limits;
+    private readonly DeliveryOptions _deliveryOptions;
+    private readonly ConnectionMetrics _metrics;
+    private readonly FleetMetrics _fleetMetrics;
+    private readonly TimeProvider _time;
+    private readonly ILogger<WebSocketEndpoint> _logger;
+    private readonly CancellationToken _stopping;
+    private readonly PartitionedRateLimiter<long> _rateLimiter;
+    private readonly Ownership _ownership;
+
+    public WebSocketEndpoint(
+        TokenService tokens,
+        IClientStore clients,
+        ConnectionRegistry registry,
+        CommandDispatcher dispatcher,
+        DeliveryService delivery,
+        IOptions<ConnectionOptions> options,
+        IOptions<CommandOptions> limits,
+        IOptions<DeliveryOptions> deliveryOptions,
+        ConnectionMetrics metrics,
+        FleetMetrics fleetMetrics,
+        TimeProvider time,
+        IHostApplicationLifetime lifetime,
+        Ownership ownership,
+        ILogger<WebSocketEndpoint> logger)
+    {
+        _ownership = ownership;
+        _tokens = tokens;
+        _clients = clients;
+        _registry = registry;
+        _dispatcher = dispatcher;
+        _delivery = delivery;
+        _options = options.Value;
+        _limits = limits.Value;
+        _deliveryOptions = deliveryOptions.Value;
+        _metrics = metrics;
+        _fleetMetrics = fleetMetrics;
+        _time = time;
+        _logger = logger;
+        _stopping = lifetime.ApplicationStopping;
+        var limiterOptions = new TokenBucketRateLimiterOptions
+        {
+            TokenLimit = _options.RequestBurst,
+            TokensPerPeriod = Math.Max(1, _options.RequestsPerSecond / 10),
+            ReplenishmentPeriod = TimeSpan.FromMilliseconds(100),
+            QueueLimit = 0,
+            AutoReplenishment = false,
+        };
+
+        // One limiter for all connections: idle partitions are dropped, so idle connections cost nothing here.
+        _rateLimiter = PartitionedRateLimiter.Create<long, long>(id => RateLimitPartition.GetTokenBucketLimiter(id, _ => limiterOptions));
+    }
+
+    public void Dispose() => _rateLimiter.Dispose();
+
+    public async Task HandleAsync(HttpContext context)
+    {
+        if (!context.WebSockets.IsWebSocketRequest)
+        {
+            await Refuse(context, StatusCodes.Status400BadRequest, "this endpoint only accepts WebSocket upgrades").ConfigureAwait(false);
+            return;
+        }
+
+        if (!_tokens.TryValidate(ReadToken(context.Request), out var identity, out var reason))
+        {
+            await Refuse(context, StatusCodes.Status401Unauthorized, reason).ConfigureAwait(false);
+            return;
+        }
+
+        if (!FrameCodec.TryGetEncoding(context.WebSockets.WebSocketRequestedProtocols, out var encoding, out var subprotocol))
+        {
+            await Refuse(context, StatusCodes.Status400BadRequest, $"request the subprotocol {ChatProtocol.ProtoSubprotocol} or {ChatProtocol.JsonSubprotocol}").ConfigureAwait(false);
+            return;
+        }
+
+        // A node serves only the users it owns: others learn where to go, before anything is registered here.
+        if (!_ownership.IsLocal(identity.UserId, out var owner) && owner is not null)
+        {
+            using var redirected = await context.WebSockets.AcceptWebSocketAsync(subprotocol).ConfigureAwait(false);
+            await redirected.SendAsync(FrameCodec.Encode(Frames.Redirect(owner.WebSocketUrl, owner.NodeId), encoding), FrameCodec.MessageType(encoding), true, context.RequestAborted).ConfigureAwait(false);
+            await redirected.CloseOutputAsync((WebSocketCloseStatus)(int)CloseCode.Redirect, "user owned by " + owner.NodeId, context.RequestAborted).ConfigureAwait(false);
+            _fleetMetrics.Redirected();
+            return;
+        }
+
+        var address = new ClientAddress(identity.UserId, identity.ClientId);
+        ClientRegistration registration;
+        try
+        {
+            registration = await _clients.RegisterAsync(address, _limits.MaxClientsPerUser, context.RequestAborted).ConfigureAwait(false);
+        }
+        catch (StoreUnavailableException)
+        {
+            await Refuse(context, StatusCodes.Status503ServiceUnavailable, "store unavailable, retry with backoff").ConfigureAwait(false);
+            return;
+        }
+
+        using var socket = await context.WebSockets.AcceptWebSocketAsync(new WebSocketAcceptContext
+        {
+            SubProtocol = subprotocol,
+            KeepAliveInterval = _options.KeepAliveInterval,
+            KeepAliveTimeout = _options.KeepAliveTimeout,
+        }).ConfigureAwait(false);
+
+        if (registration == ClientRegistration.LimitReached)
+        {
+            // Refused after the upgrade so that browsers, which cannot read an HTTP error, see the reason.
+            var error = Frames.Error(
+                ErrorCode.TooManyClients,
+                $"User {identity.UserId} already has {_limits.MaxClientsPerUser} clients; deactivate one from another client first.");
+            await socket.SendAsync(FrameCodec.Encode(error, encoding), FrameCodec.MessageType(encoding), true, context.RequestAborted).ConfigureAwait(false);
+            await socket.CloseOutputAsync((WebSocketCloseStatus)(int)CloseCode.TooManyClients, "too many clients", context.RequestAborted).ConfigureAwait(false);
+            EndpointLog.ConnectionRefused(_logger, $"{address}: too many clients");
+            return;
+        }
+
+        using var connection = new ClientConnection(socket, address, encoding, _options, _metrics, _time);
+        await RunAsync(connection, identity).ConfigureAwait(false);
+    }
+
+    private async Task RunAsync(ClientConnection connection, TokenIdentity identity)
+    {
+        _metrics.Opened();
+        EndpointLog.ConnectionOpened(_logger, connection.Id, connection.Address.ToString(), connection.Encoding.ToString());
+        // Node shutdown closes connections through ConnectionDrainer, gracefully; only the connection's own abort cancels here.
+        var stop = connection.Aborted;
+        var writer = connection.RunWriterAsync();
+        _registry.Add(connection)?.Close(CloseCode.SessionReplaced, "the same client connected again");
+        connection.Send(new OutboundFrame(Frames.Welcome(connection.Address.UserId, connection.Address.ClientId, _ownership.NodeId, _options.MaxFrameBytes)));
+
+        // Close with "token expired" when the token runs out, so a client cannot outlive its credentials.
+        using var expiry = _time.CreateTimer(
+            static state => ((ClientConnection)state!).Close(CloseCode.TokenExpired, "token expired"),
+            connection,
+            Clamp(identity.ExpiresAt - _time.GetUtcNow()),
+            Timeout.InfiniteTimeSpan);
+        var replay = ReplayAsync(connection, stop);
+        using var requests = new RequestTracker(_options.MaxInFlightRequests);
+        var reason = "client closed";
+        try
+        {
+            reason = await ReceiveLoopAsync(connection, requests, stop).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or WebSocketException or IOException)
+        {
+            reason = connection.CloseCode?.ToString() ?? (_stopping.IsCancellationRequested ? "node stopping" : "connection lost");
+        }
+        catch (Exception ex)
+        {
+            EndpointLog.ConnectionFailed(_logger, connection.Id, ex);
+            reason = "internal error";
+        }
+        finally
+        {
+            _registry.Remove(connection);
+            connection.CloseByClient();
+            await requests.DrainAsync().ConfigureAwait(false);
+            await replay.ConfigureAwait(false);
+            await writer.ConfigureAwait(false);
+            _metrics.Closed(reason);
+            EndpointLog.ConnectionClosed(_logger, connection.Id, reason);
+        }
+    }
+
+    private async Task<string> ReceiveLoopAsync(ClientConnection connection, RequestTracker requests, CancellationToken cancellationToken)
+    {
+        var socket = connection.Socket;
+        var small = new byte[SmallFrameBytes];
+        var expected = FrameCodec.MessageType(connection.Encoding);
+        while (true)
+        {
+            var first = await socket.ReceiveAsync(small.AsMemory(), cancellationToken).ConfigureAwait(false);
+            if (first.MessageType == WebSocketMessageType.Close)
+            {
+                return connection.CloseCode?.ToString() ?? "client closed";
+            }
+
+            if (first.MessageType != expected)
+            {
+                connection.Evict(CloseCode.UnsupportedData, $"expected {expected} frames for this subprotocol");
+                return "unsupported data";
+            }
+
+            byte[]? rented = null;
+            var length = first.Count;
+            try
+            {
+                if (!first.EndOfMessage)
+                {
+                    rented = ArrayPool<byte>.Shared.Rent(_options.MaxFrameBytes + 1);
+                    small.AsSpan(0, length).CopyTo(rented);
+                    ValueWebSocketReceiveResult next;
+                    do
+                    {
+                        if (length > _options.MaxFrameBytes)
+                        {
+                            connection.Evict(CloseCode.FrameTooLarge, $"frames are limited to {_options.MaxFrameBytes} bytes");
+                            return "frame too large";
+                        }
+
+                        next = await socket.ReceiveAsync(rented.AsMemory(length, _options.MaxFrameBytes + 1 - length), cancellationToken).ConfigureAwait(false);
+                        length += next.Count;
+                    }
+                    while (!next.EndOfMessage);
+
+                    if (length > _options.MaxFrameBytes)
+                    {
+                        connection.Evict(CloseCode.FrameTooLarge, $"frames are limited to {_options.MaxFrameBytes} bytes");
+                        return "frame too large";
+                    }
+                }
+
+                var payload = rented is null ? small.AsSpan(0, length) : rented.AsSpan(0, length);
+                if (!FrameCodec.TryDecode(payload, connection.Encoding, out var request, out var error))
+                {
+                    EndpointLog.MalformedFrame(_logger, connection.Id, error);
+                    connection.Send(new OutboundFrame(Frames.Error(ErrorCode.BadRequest, "Malformed frame: " + error)));
+                    continue;
+                }
+
+                using var lease = _rateLimiter.AttemptAcquire(connection.Id);
+                if (!lease.IsAcquired)
+                {
+                    connection.Send(new OutboundFrame(Frames.Error(ErrorCode.RateLimited, $"More than {_options.RequestsPerSecond} requests per second; slow down.", request.RequestId)));
+                    continue;
+                }
+
+                await requests.StartAsync(() => HandleRequestAsync(connection, request, cancellationToken), cancellationToken).ConfigureAwait(false);
+            }
+            finally
+            {
+                if (rented is not null)
+                {
+                    ArrayPool<byte>.Shared.Return(rented);
+                }
+            }
+        }
+    }
+
+    private async Task HandleRequestAsync(ClientConnection connection, ClientFrame request, CancellationToken cancellationToken)
+    {
+        var result = await _dispatcher.DispatchAsync(connection, request, cancellationToken).ConfigureAwait(false);
+        connection.Send(new OutboundFrame(result));
+        if (connection.TakeCloseAfterResult() is { } close)
+        {
+            connection.Close(close.Code, close.Reason);
+        }
+    }
+
+    private async Task ReplayAsync(ClientConnection connection, CancellationToken cancellationToken)
+    {
+        await Task.Yield();
+        try
+        {
+            var count = await _delivery.ReplayAsync(connection, _deliveryOptions.ReplayPageSize, cancellationToken).ConfigureAwait(false);
+            connection.Send(new OutboundFrame(Frames.InboxReplayed(count)));
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+        }
+        catch (Exception ex)
+        {
+            // Without its inbox the connection would silently miss messages: close it so the client reconnects.
+            EndpointLog.ReplayFailed(_logger, connection.Address.ToString(), ex);
+            connection.Close(CloseCode.StoreUnavailable, "inbox replay failed");
+        }
+    }
+
+    private static string? ReadToken(HttpRequest request)
+    {
+        var header = request.Headers.Authorization.ToString();
+        if (header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
+        {
+            return header["Bearer ".Length..].Trim();
+        }
+
+        return request.Query["access_token"].ToString() is { Length: > 0 } query ? query : null;
+    }
+
+    // Timers take at most about 49 days; a token valid for longer is not timed (it is checked again on reconnect).
+    private static TimeSpan Clamp(TimeSpan due) =>
+        due < TimeSpan.Zero ? TimeSpan.Zero : due > TimeSpan.FromDays(45) ? Timeout.InfiniteTimeSpan : due;
+
+    private Task Refuse(HttpContext context, int status, string reason)
+    {
+        EndpointLog.ConnectionRefused(_logger, reason);
+        context.Response.StatusCode = status;
+        return context.Response.WriteAsJsonAsync(new RefusalBody(reason), RefusalContext.Default.RefusalBody, cancellationToken: context.RequestAborted);
+    }
+
+    /// <summary>Bounds the requests of one connection processed at once, and waits for them when the connection ends.</summary>
+    private sealed class RequestTracker(int limit) : IDisposable
+    {
+        private readonly SemaphoreSlim _slots = new(limit, limit);
+        private readonly int _limit = limit;
+
+        public async Task StartAsync(Func<Task> request, CancellationToken cancellationToken)
+        {
+            await _slots.WaitAsync(cancellationToken).ConfigureAwait(false);
+            _ = RunAsync(request);
+        }
+
+        public void Dispose() => _slots.Dispose();
+
+        public async Task DrainAsync()
+        {
+            for (var i = 0; i < _limit; i++)
+            {
+                await _slots.WaitAsync().ConfigureAwait(false);
+            }
+        }
+
+        // Never throws: DispatchAsync turns every failure into an error frame, and cancellation ends quietly.
+        private async Task RunAsync(Func<Task> request)
+        {
+            try
+            {
+                await request().ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+            }
+            finally
+            {
+                _slots.Release();
+            }
+        }
+    }
+}
+
+internal sealed record RefusalBody(string Error);
+
+[System.Text.Json.Serialization.JsonSourceGenerationOptions(PropertyNamingPolicy = System.Text.Json.Serialization.JsonKnownNamingPolicy.CamelCase)]
+[System.Text.Json.Serialization.JsonSerializable(typeof(RefusalBody))]
+internal sealed partial class RefusalContext : System.Text.Json.Serialization.JsonSerializerContext;

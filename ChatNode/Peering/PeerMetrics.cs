@@ -1,0 +1,26 @@
+using System.Diagnostics.Metrics;
+using ChatNode.Diagnostics;
+
+namespace ChatNode.Peering;
+
+/// <summary>Peer stream instruments (meter <c>ChatNode</c>).</summary>
+public sealed class PeerMetrics
+{
+    private readonly Counter<long> _forwarded;
+    private readonly Counter<long> _received;
+    private readonly Counter<long> _dropped;
+
+    public PeerMetrics(IMeterFactory meterFactory)
+    {
+        var meter = meterFactory.Create(Telemetry.MeterName);
+        _forwarded = meter.CreateCounter<long>("chat.peer.forwarded", "{delivery}", "Deliveries sent to other nodes over peer streams.");
+        _received = meter.CreateCounter<long>("chat.peer.received", "{delivery}", "Deliveries received from other nodes over peer streams.");
+        _dropped = meter.CreateCounter<long>("chat.peer.dropped", "{delivery}", "Deliveries not forwarded because a peer's queue was full (left to the inbox).");
+    }
+
+    public void Forwarded(int count) => _forwarded.Add(count);
+
+    public void Received(int count) => _received.Add(count);
+
+    public void Dropped(int count) => _dropped.Add(count);
+}

@@ -1,0 +1,167 @@
+using System.Net;
+using ChatNode.Protocol.V1;
+using ChatNode.Storage;
+using ChatNode.Storage.Blobs;
+using ChatNode.UnitTests.Infrastructure;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace ChatNode.UnitTests.Node.Media;
+
+/// <summary>Attachments against the real s3rver and Redis Cluster.</summary>
+[TestFixture]
+public sealed class MediaTests : NodeFixture
+{
+    private static readonly byte[] Picture = Enumerable.Range(0, 70_000).Select(i => (byte)(i * 31)).ToArray();
+
+    protected override IDictionary<string, string?> Settings => new Dictionary<string, string?>
+    {
+        ["Media:Store:Endpoint"] = TestEnvironment.S3Endpoint,
+        ["Media:Store:Bucket"] = "chatnode-test-media",
+        ["Media:MaxBytes"] = "100000",
+    };
+
+    [Test]
+    public async Task An_uploaded_attachment_reaches_the_recipient_byte_identical_and_the_senders_other_clients_too()
+    {
+        var (alice, bob) = (TestEnvironment.NewId("alice"), TestEnvironment.NewId("bob"));
+        await using var phone = await Node.ConnectAsync(alice, "phone");
+        await using var laptop = await Node.ConnectAsync(alice, "laptop");
+        await using var b = await Node.ConnectAsync(bob, "phone");
+        var chat = await phone.CreateChatAsync([bob]);
+
+        var attachment = await phone.UploadAttachmentAsync(Picture, "image/png");
+        await phone.SendMessageAsync(chat.ChatId, "look", [attachment]);
+
+        var atBob = (await ChatAssert.ReceiveAsync(b.Messages, 1, "the message with the picture"))[0];
+        Assert.That(atBob.Attachments.Single().AttachmentId, Is.EqualTo(attachment.AttachmentId));
+        Assert.That(atBob.Attachments.Single().Size, Is.EqualTo((ulong)Picture.Length));
+        Assert.That(await b.DownloadAttachmentAsync(attachment.AttachmentId), Is.EqualTo(Picture));
+
+        var atLaptop = (await ChatAssert.ReceiveAsync(laptop.Messages, 1, "the message on alice's laptop"))[0];
+        Assert.That(await laptop.DownloadAttachmentAsync(atLaptop.Attachments.Single().AttachmentId), Is.EqualTo(Picture));
+    }
+
+    [Test]
+    public async Task Non_participants_and_removed_participants_are_refused_a_download_url()
+    {
+        var (alice, bob, eve) = (TestEnvironment.NewId("alice"), TestEnvironment.NewId("bob"), TestEnvironment.NewId("eve"));
+        await using var a = await Node.ConnectAsync(alice, "phone");
+        await using var b = await Node.ConnectAsync(bob, "phone");
+        await using var e = await Node.ConnectAsync(eve, "phone");
+        var chat = await a.CreateChatAsync([bob]);
+        var attachment = await a.UploadAttachmentAsync(Picture, "image/jpeg");
+        await a.SendMessageAsync(chat.ChatId, "before", [attachment]);
+
+        Assert.That(await ChatAssert.ErrorOfAsync(() => e.DownloadAttachmentAsync(attachment.AttachmentId)), Is.EqualTo(ErrorCode.Forbidden));
+        Assert.That(await b.DownloadAttachmentAsync(attachment.AttachmentId), Is.EqualTo(Picture));
+
+        // Access follows current participation: once removed, bob loses the chat's attachments, earlier ones included.
+        await a.RemoveParticipantAsync(chat.ChatId, bob);
+        var later = await a.UploadAttachmentAsync(Picture, "image/jpeg");
+        await a.SendMessageAsync(chat.ChatId, "after", [later]);
+        Assert.That(await ChatAssert.ErrorOfAsync(() => b.DownloadAttachmentAsync(later.AttachmentId)), Is.EqualTo(ErrorCode.Forbidden));
+        Assert.That(await ChatAssert.ErrorOfAsync(() => b.DownloadAttachmentAsync(attachment.AttachmentId)), Is.EqualTo(ErrorCode.Forbidden));
+        Assert.That(await ChatAssert.ErrorOfAsync(() => b.DownloadAttachmentAsync("AAAAAAAAAAAAAAAAAAAAAA")), Is.EqualTo(ErrorCode.NotFound));
+    }
+
+    [Test]
+    public async Task Bad_grants_and_bad_references_are_refused_and_store_nothing()
+    {
+        var (alice, bob) = (TestEnvironment.NewId("alice"), TestEnvironment.NewId("bob"));
+        await using var a = await Node.ConnectAsync(alice, "phone");
+        await using var b = await Node.ConnectAsync(bob, "phone");
+        var chat = await a.CreateChatAsync([bob]);
+
+        Assert.That(await ChatAssert.ErrorOfAsync(() => a.UploadAttachmentAsync(new byte[100_001], "image/png")), Is.EqualTo(ErrorCode.TooLarge));
+        Assert.That(await ChatAssert.ErrorOfAsync(() => a.UploadAttachmentAsync(Picture, "application/x-msdownload")), Is.EqualTo(ErrorCode.BadRequest));
+
+        // Granted but never uploaded.
+        var grant = (await a.RequestAsync(new ClientFrame
+        {
+            GetAttachmentUpload = new GetAttachmentUpload { ContentType = "image/png", Size = 10, Sha256 = new string('a', 64) },
+        })).GetAttachmentUploadResult;
+        var missing = new Attachment { AttachmentId = grant.AttachmentId };
+        Assert.That(await ChatAssert.ErrorOfAsync(() => a.SendMessageAsync(chat.ChatId, "missing", [missing])), Is.EqualTo(ErrorCode.NotFound));
+
+        // Bob's upload, named by alice.
+        var bobs = await b.UploadAttachmentAsync(Picture, "image/png");
+        Assert.That(await ChatAssert.ErrorOfAsync(() => a.SendMessageAsync(chat.ChatId, "not mine", [bobs])), Is.EqualTo(ErrorCode.Forbidden));
+
+        // Nothing was stored for the refused sends: the next message takes seq 1.
+        var first = await a.SendMessageAsync(chat.ChatId, "the first stored message");
+        Assert.That(first.Seq, Is.EqualTo(1UL));
+    }
+
+    [Test]
+    public async Task The_sweeper_deletes_expired_objects_and_their_metadata()
+    {
+        await using var node = await TestNode.StartAsync(new Dictionary<string, string?>
+        {
+            ["Media:Store:Endpoint"] = TestEnvironment.S3Endpoint,
+            ["Media:Store:Bucket"] = "chatnode-test-media",
+            ["Media:AttachmentTtl"] = "00:00:02",
+            ["Media:SweepInterval"] = "00:00:00.500",
+        });
+        await using var a = await node.ConnectAsync(TestEnvironment.NewId("alice"), "phone");
+        var attachment = await a.UploadAttachmentAsync(Picture, "image/png");
+        var records = node.Services.GetRequiredService<IAttachmentStore>();
+        var record = (await records.GetAsync([attachment.AttachmentId], CancellationToken.None))[0];
+        Assert.That(record, Is.Not.Null);
+        var blobs = node.Services.GetRequiredService<IBlobStore>();
+        Assert.That(await blobs.StatAsync(record!.ObjectKey, CancellationToken.None), Is.Not.Null, "uploaded");
+
+        await Poll.UntilAsync(async () => await blobs.StatAsync(record.ObjectKey, CancellationToken.None) is null, "the sweeper to delete the object", TimeSpan.FromSeconds(15));
+        Assert.That((await records.GetAsync([attachment.AttachmentId], CancellationToken.None))[0], Is.Null, "its metadata is gone too");
+        Assert.That(await ChatAssert.ErrorOfAsync(() => a.DownloadAttachmentAsync(attachment.AttachmentId)), Is.EqualTo(ErrorCode.NotFound));
+    }
+
+    [Test]
+    public async Task An_expired_upload_url_is_refused_by_the_store()
+    {
+        await using var node = await TestNode.StartAsync(new Dictionary<string, string?>
+        {
+            ["Media:Store:Endpoint"] = TestEnvironment.S3Endpoint,
+            ["Media:Store:Bucket"] = "chatnode-test-media",
+            ["Media:UploadUrlTtl"] = "00:00:01",
+        });
+        await using var a = await node.ConnectAsync(TestEnvironment.NewId("alice"), "phone");
+        var grant = (await a.RequestAsync(new ClientFrame
+        {
+            GetAttachmentUpload = new GetAttachmentUpload { ContentType = "image/png", Size = 3, Sha256 = new string('b', 64) },
+        })).GetAttachmentUploadResult;
+        using var http = new HttpClient();
+        await Poll.UntilAsync(async () =>
+        {
+            using var response = await http.PutAsync(new Uri(grant.UploadUrl), new ByteArrayContent([1, 2, 3]));
+            return response.StatusCode == HttpStatusCode.Forbidden;
+        }, "the upload URL to expire", TimeSpan.FromSeconds(10));
+    }
+
+    [Test]
+    public async Task A_node_whose_media_store_is_down_keeps_serving_chats_and_answers_media_with_unavailable()
+    {
+        await using var node = await TestNode.StartAsync(new Dictionary<string, string?>
+        {
+            ["Media:Store:Endpoint"] = "http://127.0.0.1:9",
+            ["Media:SweepInterval"] = "00:00:00.200",
+        });
+        var (alice, bob) = (TestEnvironment.NewId("alice"), TestEnvironment.NewId("bob"));
+        await using var a = await node.ConnectAsync(alice, "phone");
+        await using var b = await node.ConnectAsync(bob, "phone");
+        var chat = await a.CreateChatAsync([bob]);
+        await a.SendMessageAsync(chat.ChatId, "text still works");
+        await ChatAssert.ReceiveAsync(b.Messages, 1, "a text message while the media store is down");
+
+        var grant = (await a.RequestAsync(new ClientFrame
+        {
+            GetAttachmentUpload = new GetAttachmentUpload { ContentType = "image/png", Size = 3, Sha256 = new string('c', 64) },
+        })).GetAttachmentUploadResult;
+        var send = a.RequestAsync(new ClientFrame
+        {
+            RequestId = 0,
+            SendMessage = new SendMessage { ChatId = chat.ChatId, ClientMessageId = "with-media", Attachments = { new Attachment { AttachmentId = grant.AttachmentId } } },
+        });
+        Assert.That(await ChatAssert.ErrorOfAsync(() => send), Is.EqualTo(ErrorCode.Unavailable));
+        Assert.That(await a.PingAsync(), Is.GreaterThan(0), "the node is still up after its sweeper failed to reach the store");
+    }
+}
