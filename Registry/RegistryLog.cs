@@ -25,7 +25,4 @@ internal static partial class RegistryLog
 
     [LoggerMessage(EventId = 2007, Level = LogLevel.Warning, Message = "Ignoring malformed member record at {Key}")]
     public static partial void MalformedMember(ILogger logger, string key);
-
-    [LoggerMessage(EventId = 2008, Level = LogLevel.Error, Message = "A subscriber failed on ring epoch {Epoch}")]
-    public static partial void SubscriberFailed(ILogger logger, long epoch, Exception exception);
 }

@@ -5,17 +5,17 @@ namespace ChatNode.Registry;
 /// <summary>The membership of a node without etcd: itself alone, owning every user.</summary>
 public sealed class StaticRegistry : IClusterRegistry
 {
-    private RingSnapshot _current = RingSnapshot.Empty;
+    private readonly RingPublisher _ring = new();
 
-    public RingSnapshot Current => Volatile.Read(ref _current);
+    public RingSnapshot Current => _ring.Current;
 
-    public event Action<RingSnapshot>? Changed;
+    public IAsyncEnumerable<RingSnapshot> WatchAsync(CancellationToken cancellationToken) => _ring.WatchAsync(cancellationToken);
 
     public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
     public Task RegisterAsync(NodeInfo self, CancellationToken cancellationToken)
     {
-        Publish(new RingSnapshot(1, [self]));
+        _ring.Publish(new RingSnapshot(Current.Epoch + 1, [self]));
         return Task.CompletedTask;
     }
 
@@ -23,7 +23,7 @@ public sealed class StaticRegistry : IClusterRegistry
     {
         if (Current.Members is [var self, ..])
         {
-            Publish(new RingSnapshot(Current.Epoch + 1, [self with { State = state }]));
+            _ring.Publish(new RingSnapshot(Current.Epoch + 1, [self with { State = state }]));
         }
 
         return Task.CompletedTask;
@@ -31,11 +31,9 @@ public sealed class StaticRegistry : IClusterRegistry
 
     public Task DeregisterAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
-    public ValueTask DisposeAsync() => ValueTask.CompletedTask;
-
-    private void Publish(RingSnapshot snapshot)
+    public ValueTask DisposeAsync()
     {
-        Volatile.Write(ref _current, snapshot);
-        Changed?.Invoke(snapshot);
+        _ring.Complete();
+        return ValueTask.CompletedTask;
     }
 }

@@ -24,7 +24,7 @@ public sealed class ClientConnection : IDisposable
     private readonly TimeProvider _time;
     private Queue<OutboundFrame>? _outbound;
     private TaskCompletionSource? _writerWake;
-    private readonly CancellationTokenSource _abort = new();
+    private readonly CancellationTokenSource _abort;
     private readonly object _gate = new();
     private long _queuedBytes;
     private int _pendingCount;
@@ -48,6 +48,7 @@ public sealed class ClientConnection : IDisposable
         _options = options;
         _metrics = metrics;
         _time = time;
+        _abort = new CancellationTokenSource(Timeout.InfiniteTimeSpan, time);
         Id = Interlocked.Increment(ref s_nextId);
     }
 

@@ -13,4 +13,7 @@ internal static partial class FleetLog
 
     [LoggerMessage(EventId = 1014, Level = LogLevel.Information, Message = "Redirected {Count} connections after ring epoch {Epoch}")]
     public static partial void Rebalanced(ILogger logger, int count, long epoch);
+
+    [LoggerMessage(EventId = 1201, Level = LogLevel.Error, Message = "Following ring epoch {Epoch} failed")]
+    public static partial void RebalanceFailed(ILogger logger, long epoch, Exception exception);
 }

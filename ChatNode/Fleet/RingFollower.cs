@@ -19,6 +19,7 @@ internal sealed class RingFollower : ILifecycleParticipant
     private readonly ConnectionRegistry _connections;
     private readonly FleetMetrics _metrics;
     private readonly ILogger<RingFollower> _logger;
+    private readonly BackgroundLoop _loop;
 
     public RingFollower(IClusterRegistry registry, Ownership ownership, ConnectionRegistry connections, FleetMetrics metrics, ILogger<RingFollower> logger)
     {
@@ -27,20 +28,36 @@ internal sealed class RingFollower : ILifecycleParticipant
         _connections = connections;
         _metrics = metrics;
         _logger = logger;
+        _loop = new BackgroundLoop(FollowAsync);
     }
 
     public LifecycleStage Stage => LifecycleStage.Membership;
 
     public async Task StartAsync(CancellationToken cancellationToken)
     {
-        _registry.Changed += OnRingChanged;
         await _registry.StartAsync(cancellationToken).ConfigureAwait(false);
+        _loop.Start();
     }
 
     public async Task StopAsync(CancellationToken cancellationToken)
     {
-        _registry.Changed -= OnRingChanged;
+        await _loop.StopAsync().ConfigureAwait(false);
         await _registry.DisposeAsync().ConfigureAwait(false);
+    }
+
+    private async Task FollowAsync(CancellationToken stop)
+    {
+        await foreach (var snapshot in _registry.WatchAsync(stop).ConfigureAwait(false))
+        {
+            try
+            {
+                OnRingChanged(snapshot);
+            }
+            catch (Exception ex)
+            {
+                FleetLog.RebalanceFailed(_logger, snapshot.Epoch, ex);
+            }
+        }
     }
 
     private void OnRingChanged(RingSnapshot snapshot)

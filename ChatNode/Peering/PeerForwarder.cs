@@ -25,6 +25,7 @@ public sealed class PeerForwarder : IRemoteDelivery, ILifecycleParticipant
     private readonly ILogger<PeerForwarder> _logger;
     private readonly object _gate = new();
     private readonly List<Task> _retiring = [];
+    private readonly BackgroundLoop _follow;
     private Dictionary<string, PeerClient> _peers = new(StringComparer.Ordinal);
     private bool _started;
     private bool _stopped;
@@ -37,6 +38,7 @@ public sealed class PeerForwarder : IRemoteDelivery, ILifecycleParticipant
         _options = options.Value;
         _metrics = metrics;
         _logger = logger;
+        _follow = new BackgroundLoop(FollowAsync);
     }
 
     public LifecycleStage Stage => LifecycleStage.Peering;
@@ -89,14 +91,14 @@ public sealed class PeerForwarder : IRemoteDelivery, ILifecycleParticipant
             _started = true;
         }
 
-        _registry.Changed += OnChanged;
         OnChanged(_registry.Current);
+        _follow.Start();
         return Task.CompletedTask;
     }
 
     public async Task StopAsync(CancellationToken cancellationToken)
     {
-        _registry.Changed -= OnChanged;
+        await _follow.StopAsync().ConfigureAwait(false);
         Dictionary<string, PeerClient> peers;
         Task[] retiring;
         lock (_gate)
@@ -109,6 +111,14 @@ public sealed class PeerForwarder : IRemoteDelivery, ILifecycleParticipant
         }
 
         await Task.WhenAll(peers.Values.Select(p => p.DisposeAsync().AsTask()).Concat(retiring)).ConfigureAwait(false);
+    }
+
+    private async Task FollowAsync(CancellationToken stop)
+    {
+        await foreach (var snapshot in _registry.WatchAsync(stop).ConfigureAwait(false))
+        {
+            OnChanged(snapshot);
+        }
     }
 
     private void OnChanged(RingSnapshot snapshot)

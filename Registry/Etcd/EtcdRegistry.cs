@@ -29,7 +29,7 @@ public sealed class EtcdRegistry : IClusterRegistry
     private readonly CancellationTokenSource _stop = new();
     private readonly TaskCompletionSource _firstSnapshot = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly object _gate = new();
-    private RingSnapshot _current = RingSnapshot.Empty;
+    private readonly RingPublisher _ring = new();
     private NodeInfo? _self;
     private long _leaseId;
     private Task _watchLoop = Task.CompletedTask;
@@ -48,9 +48,9 @@ public sealed class EtcdRegistry : IClusterRegistry
         _watch = new Watch.WatchClient(_channel);
     }
 
-    public RingSnapshot Current => Volatile.Read(ref _current);
+    public RingSnapshot Current => _ring.Current;
 
-    public event Action<RingSnapshot>? Changed;
+    public IAsyncEnumerable<RingSnapshot> WatchAsync(CancellationToken cancellationToken) => _ring.WatchAsync(cancellationToken);
 
     private ByteString PrefixKey => ByteString.CopyFromUtf8(_options.Prefix);
 
@@ -82,7 +82,7 @@ public sealed class EtcdRegistry : IClusterRegistry
             }
         }
 
-        return WaitUntilListedAsync(self.NodeId, cancellationToken);
+        return WaitUntilListedAsync(m => m.NodeId == self.NodeId, cancellationToken);
     }
 
     public async Task SetStateAsync(NodeState state, CancellationToken cancellationToken)
@@ -100,10 +100,13 @@ public sealed class EtcdRegistry : IClusterRegistry
             lease = _leaseId;
         }
 
+        // Without a lease the registration loop puts the new record when it registers again.
         if (lease != 0)
         {
             await PutSelfAsync(self, lease, cancellationToken).ConfigureAwait(false);
         }
+
+        await WaitUntilListedAsync(m => m.NodeId == self.NodeId && m.State == state, cancellationToken).ConfigureAwait(false);
     }
 
     public async Task DeregisterAsync(CancellationToken cancellationToken)
@@ -154,6 +157,7 @@ public sealed class EtcdRegistry : IClusterRegistry
         await DeregisterAsync(CancellationToken.None).ConfigureAwait(false);
         await _stop.CancelAsync().ConfigureAwait(false);
         await Task.WhenAll(_watchLoop, _registrationLoop).ConfigureAwait(false);
+        _ring.Complete();
         _stop.Dispose();
         _channel.Dispose();
     }
@@ -171,30 +175,24 @@ public sealed class EtcdRegistry : IClusterRegistry
         await Task.WhenAll(_watchLoop, _registrationLoop).ConfigureAwait(false);
     }
 
-    private async Task WaitUntilListedAsync(string nodeId, CancellationToken cancellationToken)
+    // Completes once a snapshot lists a member matching `listed`, or the start timeout passed.
+    private async Task WaitUntilListedAsync(Func<NodeInfo, bool> listed, CancellationToken cancellationToken)
     {
-        var listed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        void OnChanged(RingSnapshot snapshot)
-        {
-            if (snapshot.Find(nodeId) is not null)
-            {
-                listed.TrySetResult();
-            }
-        }
-
-        Changed += OnChanged;
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(_options.StartTimeout);
         try
         {
-            OnChanged(Current);
-            await listed.Task.WaitAsync(_options.StartTimeout, cancellationToken).ConfigureAwait(false);
+            await foreach (var snapshot in _ring.WatchAsync(timeout.Token).ConfigureAwait(false))
+            {
+                if (snapshot.Members.Any(listed))
+                {
+                    return;
+                }
+            }
         }
-        catch (TimeoutException)
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
             RegistryLog.StartTimedOut(_logger, (int)_options.StartTimeout.TotalMilliseconds);
-        }
-        finally
-        {
-            Changed -= OnChanged;
         }
     }
 
@@ -337,7 +335,7 @@ public sealed class EtcdRegistry : IClusterRegistry
 
     private void Publish(ResponseHeader header, Dictionary<string, NodeInfo> members)
     {
-        var epoch = header.Revision;
+        bool published;
         RingSnapshot snapshot;
         lock (_gate)
         {
@@ -345,26 +343,14 @@ public sealed class EtcdRegistry : IClusterRegistry
             // (recreated from scratch) restarts its revisions, so the epoch follows it rather than freezing the ring.
             var sameCluster = _clusterId == 0 || header.ClusterId == _clusterId;
             _clusterId = header.ClusterId;
-            if (sameCluster && epoch <= _current.Epoch && _current.Epoch != 0)
-            {
-                _firstSnapshot.TrySetResult();
-                return;
-            }
-
-            snapshot = new RingSnapshot(epoch, members.Values);
-            Volatile.Write(ref _current, snapshot);
+            snapshot = new RingSnapshot(header.Revision, members.Values);
+            published = _ring.Publish(snapshot, force: !sameCluster);
         }
 
-        RegistryLog.RingChanged(_logger, snapshot.Epoch, string.Join(", ", snapshot.Members.Select(m => $"{m.NodeId}({m.State})")));
         _firstSnapshot.TrySetResult();
-        try
+        if (published)
         {
-            Changed?.Invoke(snapshot);
-        }
-        catch (Exception ex)
-        {
-            // A failing subscriber must not end the watch: every other node keeps following the ring.
-            RegistryLog.SubscriberFailed(_logger, snapshot.Epoch, ex);
+            RegistryLog.RingChanged(_logger, snapshot.Epoch, string.Join(", ", snapshot.Members.Select(m => $"{m.NodeId}({m.State})")));
         }
     }
 

@@ -1,8 +1,10 @@
 using ChatNode.Auth;
+using ChatNode.UnitTests.Infrastructure;
 
 namespace ChatNode.UnitTests.Auth;
 
 [TestFixture]
+[Fast]
 public sealed class DurationTextTests
 {
     [TestCase("90s", 90)]

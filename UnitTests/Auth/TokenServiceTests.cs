@@ -1,9 +1,11 @@
 using ChatNode.Auth;
 using Microsoft.Extensions.Options;
+using ChatNode.UnitTests.Infrastructure;
 
 namespace ChatNode.UnitTests.Auth;
 
 [TestFixture]
+[Fast]
 public sealed class TokenServiceTests
 {
     private sealed class FakeClock(DateTimeOffset now) : TimeProvider

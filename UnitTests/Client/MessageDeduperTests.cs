@@ -1,8 +1,10 @@
 using ChatNode.Client;
+using ChatNode.UnitTests.Infrastructure;
 
 namespace ChatNode.UnitTests.Client;
 
 [TestFixture]
+[Fast]
 public sealed class MessageDeduperTests
 {
     [Test]

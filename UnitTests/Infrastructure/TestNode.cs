@@ -1,6 +1,7 @@
 using ChatNode.Auth;
 using ChatNode.Client;
 using ChatNode.Hosting;
+using ChatNode.Storage.Memory;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
@@ -32,8 +33,12 @@ public sealed class TestNode : IAsyncDisposable
 
     public IServiceProvider Services => _app.Services;
 
-    /// <summary>Starts a node; <paramref name="settings"/> override configuration keys (e.g. "Node:RedeliveryTimeout").</summary>
-    public static async Task<TestNode> StartAsync(IDictionary<string, string?>? settings = null)
+    /// <summary>
+    /// Starts a node; <paramref name="settings"/> override configuration keys (e.g. "Node:RedeliveryTimeout"). On
+    /// <see cref="StoreBackend.Memory"/> the node keeps its data in <paramref name="store"/> (a new one if none is given)
+    /// and has no media store.
+    /// </summary>
+    public static async Task<TestNode> StartAsync(IDictionary<string, string?>? settings = null, StoreBackend backend = StoreBackend.Redis, InMemoryStore? store = null)
     {
         var overrides = new Dictionary<string, string?>
         {
@@ -46,6 +51,11 @@ public sealed class TestNode : IAsyncDisposable
             ["Storage:Redis:Endpoints"] = TestEnvironment.RedisEndpoints,
             ["Logging:LogLevel:Default"] = Environment.GetEnvironmentVariable("CHATNODE_TEST_LOGLEVEL") ?? "Warning",
         };
+        if (backend == StoreBackend.Memory)
+        {
+            overrides["Media:Store:Endpoint"] = "";
+        }
+
         foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
         {
             overrides[key] = value;
@@ -55,6 +65,10 @@ public sealed class TestNode : IAsyncDisposable
         {
             builder.Logging.ClearProviders();
             builder.Logging.AddProvider(new FileLoggerProvider(overrides["Node:NodeId"]!));
+            if (backend == StoreBackend.Memory)
+            {
+                builder.Services.UseInMemoryStorage(store ?? new InMemoryStore());
+            }
         });
         await app.StartAsync();
         return new TestNode(app, new Uri(app.ListenUrl()));

@@ -1,10 +1,12 @@
 using System.Diagnostics;
 using ChatNode.LoadTests.Engine;
 using ChatNode.LoadTests.Reports;
+using ChatNode.UnitTests.Infrastructure;
 
 namespace ChatNode.UnitTests.LoadTests;
 
 [TestFixture]
+[Fast]
 public sealed class CompletenessTests
 {
     [Test]

@@ -4,8 +4,9 @@ using ChatNode.UnitTests.Infrastructure;
 
 namespace ChatNode.UnitTests.Node;
 
-[TestFixture]
-public sealed class AuthorizationTests : NodeFixture
+[TestFixture(StoreBackend.Redis)]
+[TestFixture(StoreBackend.Memory, Category = FastAttribute.Tier)]
+public sealed class AuthorizationTests(StoreBackend backend) : NodeFixture(backend)
 {
     [Test]
     public async Task Missing_forged_and_expired_tokens_are_refused_before_the_upgrade()

@@ -4,8 +4,9 @@ using Google.Protobuf;
 
 namespace ChatNode.UnitTests.Node;
 
-[TestFixture]
-public sealed class BadInputTests : NodeFixture
+[TestFixture(StoreBackend.Redis)]
+[TestFixture(StoreBackend.Memory, Category = FastAttribute.Tier)]
+public sealed class BadInputTests(StoreBackend backend) : NodeFixture(backend)
 {
     protected override IDictionary<string, string?> Settings => new Dictionary<string, string?> { ["Node:MaxFrameBytes"] = "8192", ["Node:MaxTextBytes"] = "4096" };
 

@@ -5,8 +5,9 @@ using ChatNode.UnitTests.Infrastructure;
 
 namespace ChatNode.UnitTests.Node;
 
-[TestFixture]
-public sealed class DeliveryGuaranteeTests : NodeFixture
+[TestFixture(StoreBackend.Redis)]
+[TestFixture(StoreBackend.Memory, Category = FastAttribute.Tier)]
+public sealed class DeliveryGuaranteeTests(StoreBackend backend) : NodeFixture(backend)
 {
     protected override IDictionary<string, string?> Settings => new Dictionary<string, string?>
     {

@@ -3,8 +3,9 @@ using ChatNode.UnitTests.Infrastructure;
 
 namespace ChatNode.UnitTests.Node;
 
-[TestFixture]
-public sealed class DirectChatTests : NodeFixture
+[TestFixture(StoreBackend.Redis)]
+[TestFixture(StoreBackend.Memory, Category = FastAttribute.Tier)]
+public sealed class DirectChatTests(StoreBackend backend) : NodeFixture(backend)
 {
     [TestCase(ChatEncoding.Proto)]
     [TestCase(ChatEncoding.Json)]

@@ -4,8 +4,9 @@ using ChatNode.UnitTests.Infrastructure;
 
 namespace ChatNode.UnitTests.Node;
 
-[TestFixture]
-public sealed class GroupChatTests : NodeFixture
+[TestFixture(StoreBackend.Redis)]
+[TestFixture(StoreBackend.Memory, Category = FastAttribute.Tier)]
+public sealed class GroupChatTests(StoreBackend backend) : NodeFixture(backend)
 {
     [Test]
     public async Task Every_participant_of_a_chat_of_100_receives_and_a_101st_is_refused()

@@ -8,6 +8,7 @@ namespace ChatNode.UnitTests.Node;
 /// never one beside or above it. This reads every source file's references to ChatNode namespaces.
 /// </summary>
 [TestFixture]
+[Fast]
 public sealed partial class LayerTests
 {
     /// <summary>Bottom first. Folders on one row are peers: neither may use the other.</summary>

@@ -4,8 +4,9 @@ using ChatNode.UnitTests.Infrastructure;
 
 namespace ChatNode.UnitTests.Node;
 
-[TestFixture]
-public sealed class MultiDeviceTests : NodeFixture
+[TestFixture(StoreBackend.Redis)]
+[TestFixture(StoreBackend.Memory, Category = FastAttribute.Tier)]
+public sealed class MultiDeviceTests(StoreBackend backend) : NodeFixture(backend)
 {
     [Test]
     public async Task Every_client_of_every_participant_receives_including_the_senders_other_clients()

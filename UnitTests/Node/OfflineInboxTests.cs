@@ -2,8 +2,9 @@ using ChatNode.UnitTests.Infrastructure;
 
 namespace ChatNode.UnitTests.Node;
 
-[TestFixture]
-public sealed class OfflineInboxTests : NodeFixture
+[TestFixture(StoreBackend.Redis)]
+[TestFixture(StoreBackend.Memory, Category = FastAttribute.Tier)]
+public sealed class OfflineInboxTests(StoreBackend backend) : NodeFixture(backend)
 {
     [Test]
     public async Task An_offline_recipient_gets_all_50_messages_in_order_and_nothing_again_after_acking()

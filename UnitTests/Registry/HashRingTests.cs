@@ -1,8 +1,10 @@
 using ChatNode.Registry.Ring;
+using ChatNode.UnitTests.Infrastructure;
 
 namespace ChatNode.UnitTests.Registry;
 
 [TestFixture]
+[Fast]
 public sealed class HashRingTests
 {
     private static NodeInfo Node(string id, NodeState state = NodeState.Active, int vnodes = 128) =>

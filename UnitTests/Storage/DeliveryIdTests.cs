@@ -1,8 +1,10 @@
 using ChatNode.Storage;
+using ChatNode.UnitTests.Infrastructure;
 
 namespace ChatNode.UnitTests.Storage;
 
 [TestFixture]
+[Fast]
 public sealed class DeliveryIdTests
 {
     [Test]

@@ -4,10 +4,12 @@ using ChatNode.Protocol;
 using ChatNode.Protocol.V1;
 using ChatNode.Storage;
 using Microsoft.Extensions.DependencyInjection;
+using ChatNode.UnitTests.Infrastructure;
 
 namespace ChatNode.UnitTests.Node.Connections;
 
 [TestFixture]
+[Fast]
 public sealed class ConnectionRegistryTests
 {
     private static readonly ConnectionMetrics Metrics = new(new ServiceCollection().AddMetrics().BuildServiceProvider().GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>());

@@ -1,9 +1,11 @@
 using System.Diagnostics.Metrics;
 using ChatNode.Diagnostics;
+using ChatNode.UnitTests.Infrastructure;
 
 namespace ChatNode.UnitTests.Node.Diagnostics;
 
 [TestFixture]
+[Fast]
 public sealed class PrometheusExporterTests
 {
     [Test]

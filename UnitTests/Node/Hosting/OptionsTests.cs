@@ -8,10 +8,12 @@ using ChatNode.Peering;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
+using ChatNode.UnitTests.Infrastructure;
 
 namespace ChatNode.UnitTests.Node.Hosting;
 
 [TestFixture]
+[Fast]
 public sealed class OptionsTests
 {
     private static ServiceProvider Services(Dictionary<string, string?> settings)

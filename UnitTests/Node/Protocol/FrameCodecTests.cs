@@ -2,10 +2,12 @@ using System.Text;
 using ChatNode.Protocol;
 using ChatNode.Protocol.V1;
 using Google.Protobuf;
+using ChatNode.UnitTests.Infrastructure;
 
 namespace ChatNode.UnitTests.Node.Protocol;
 
 [TestFixture]
+[Fast]
 public sealed class FrameCodecTests
 {
     [Test]

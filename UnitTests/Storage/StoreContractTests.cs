@@ -1,0 +1,249 @@
+using ChatNode.Storage;
+using ChatNode.UnitTests.Infrastructure;
+
+namespace ChatNode.UnitTests.Storage;
+
+/// <summary>The stores of one backend, as a node uses them.</summary>
+public sealed record StoreSet(IChatStore Chats, IMessageStore Messages, IInboxStore Inbox, IClientStore Clients, IAttachmentStore Attachments);
+
+/// <summary>
+/// What every storage backend must do, run against each (Redis Cluster, in-memory): atomic membership checks, strictly
+/// increasing sequence numbers and chat clock, idempotent appends, inbox order and paging, client limits, attachment
+/// claims, and TTLs. Tests use fresh ids, so backends shared with other tests never see each other's data.
+/// </summary>
+public abstract class StoreContractTests
+{
+    /// <summary>The backend with its default lifetimes (30 days, 400 days).</summary>
+    protected abstract StoreSet Stores { get; }
+
+    /// <summary>A backend whose messages, events and inbox entries live <paramref name="messageTtl"/>.</summary>
+    protected abstract StoreSet WithMessageTtl(TimeSpan messageTtl);
+
+    /// <summary>Lets time pass for the stores of <see cref="WithMessageTtl"/> (a fake clock advances; real time is polled for).</summary>
+    protected abstract void Elapse(TimeSpan time);
+
+    private static CancellationToken None => CancellationToken.None;
+
+    private static string Id(string prefix) => TestEnvironment.NewId(prefix);
+
+    private static string ChatId() => Guid.NewGuid().ToString("N")[..22];
+
+    private static MessageDraft Draft(string chatId, string user, string client, string clientMessageId, string text = "hi") =>
+        new(chatId, Guid.NewGuid().ToString("N"), user, client, clientMessageId, System.Text.Encoding.UTF8.GetBytes(text));
+
+    [Test]
+    public async Task A_chat_is_created_once_and_a_retry_with_its_id_returns_it_unchanged()
+    {
+        var (chatId, alice, bob) = (ChatId(), Id("alice"), Id("bob"));
+        var created = await Stores.Chats.CreateChatAsync(chatId, "lunch", alice, [alice, bob], None);
+        Assert.That(created.Kind, Is.EqualTo(ChatEventKind.Created));
+        Assert.That(created.Chat.Version, Is.EqualTo(1));
+        Assert.That(created.Chat.Participants, Is.EqualTo(new[] { alice, bob }.Order(StringComparer.Ordinal)), "participants are listed in ordinal order");
+        Assert.That((created.Chat.Name, created.Chat.CreatedBy), Is.EqualTo(("lunch", alice)));
+
+        var retry = await Stores.Chats.CreateChatAsync(chatId, "other name", bob, [bob, Id("carol")], None);
+        Assert.That(retry.Chat, Is.EqualTo(created.Chat).Using<ChatRecord>(SameChat), "the retry changes nothing");
+        Assert.That(await Stores.Chats.GetChatAsync(chatId, None), Is.EqualTo(created.Chat).Using<ChatRecord>(SameChat));
+        Assert.That(await Stores.Chats.GetChatAsync(ChatId(), None), Is.Null);
+    }
+
+    [Test]
+    public async Task Membership_changes_are_checked_versioned_and_stored_as_events()
+    {
+        var (chatId, alice, bob, carol, dave) = (ChatId(), Id("alice"), Id("bob"), Id("carol"), Id("dave"));
+        await Stores.Chats.CreateChatAsync(chatId, "", alice, [alice, bob], None);
+
+        var (status, added) = await Stores.Chats.ModifyParticipantsAsync(chatId, bob, carol, add: true, maxParticipants: 3, None);
+        Assert.That(status, Is.EqualTo(ChatWriteStatus.Ok), "any participant may add");
+        Assert.That(added!.Chat.Version, Is.EqualTo(2));
+        Assert.That((added.Kind, added.ActorUserId, added.TargetUserId), Is.EqualTo((ChatEventKind.ParticipantAdded, bob, carol)));
+        Assert.That(added.Chat.Participants, Does.Contain(carol));
+
+        Assert.That((await Stores.Chats.ModifyParticipantsAsync(chatId, alice, carol, true, 3, None)).Status, Is.EqualTo(ChatWriteStatus.NoChange));
+        Assert.That((await Stores.Chats.ModifyParticipantsAsync(chatId, alice, dave, true, 3, None)).Status, Is.EqualTo(ChatWriteStatus.ChatFull));
+        Assert.That((await Stores.Chats.ModifyParticipantsAsync(chatId, dave, dave, true, 10, None)).Status, Is.EqualTo(ChatWriteStatus.NotParticipant));
+        Assert.That((await Stores.Chats.ModifyParticipantsAsync(chatId, bob, carol, false, 10, None)).Status, Is.EqualTo(ChatWriteStatus.Forbidden), "only the creator removes others");
+        Assert.That((await Stores.Chats.ModifyParticipantsAsync(ChatId(), alice, bob, true, 10, None)).Status, Is.EqualTo(ChatWriteStatus.ChatNotFound));
+
+        var (left, leftEvent) = await Stores.Chats.ModifyParticipantsAsync(chatId, carol, carol, false, 10, None);
+        Assert.That(left, Is.EqualTo(ChatWriteStatus.Ok), "anyone may leave");
+        var (removed, removedEvent) = await Stores.Chats.ModifyParticipantsAsync(chatId, alice, bob, false, 10, None);
+        Assert.That(removed, Is.EqualTo(ChatWriteStatus.Ok), "the creator removes others");
+        Assert.That((await Stores.Chats.ModifyParticipantsAsync(chatId, alice, bob, false, 10, None)).Status, Is.EqualTo(ChatWriteStatus.NoChange));
+        Assert.That(removedEvent!.Chat.Version, Is.EqualTo(4));
+        Assert.That(removedEvent.Chat.Participants, Is.EqualTo(new[] { alice }));
+
+        var events = await Stores.Chats.GetEventsAsync([(chatId, 1), (chatId, 2), (chatId, 3), (chatId, 4), (chatId, 5)], None);
+        Assert.That(events.Select(e => e?.Kind), Is.EqualTo(new ChatEventKind?[] { ChatEventKind.Created, ChatEventKind.ParticipantAdded, ChatEventKind.ParticipantRemoved, ChatEventKind.ParticipantRemoved, null }));
+        Assert.That(events[2]!.Chat.Participants, Is.EquivalentTo(leftEvent!.Chat.Participants), "an event holds the participants right after it");
+        Assert.That(events.Where(e => e is not null).Select(e => e!.AtUs), Is.Ordered.Ascending.And.Unique, "events share the chat clock, strictly increasing");
+    }
+
+    [Test]
+    public async Task A_user_lists_the_chats_they_are_in_oldest_first()
+    {
+        var (alice, bob) = (Id("alice"), Id("bob"));
+        var (first, second, third) = (ChatId(), ChatId(), ChatId());
+        await Stores.Chats.CreateChatAsync(first, "1", alice, [alice, bob], None);
+        await Stores.Chats.CreateChatAsync(second, "2", bob, [bob, alice], None);
+        await Stores.Chats.CreateChatAsync(third, "3", alice, [alice, bob], None);
+        await Stores.Chats.ModifyParticipantsAsync(second, bob, alice, add: false, 10, None);
+
+        var chats = await Stores.Chats.ListChatsAsync(alice, None);
+        Assert.That(chats.Select(c => c.ChatId), Is.EqualTo(new[] { first, third }));
+        Assert.That((await Stores.Chats.ListChatsAsync(bob, None)).Select(c => c.ChatId), Is.EqualTo(new[] { first, second, third }));
+        Assert.That(await Stores.Chats.ListChatsAsync(Id("nobody"), None), Is.Empty);
+    }
+
+    [Test]
+    public async Task Appends_take_the_next_seq_and_a_later_chat_clock_and_only_participants_append()
+    {
+        var (chatId, alice, bob) = (ChatId(), Id("alice"), Id("bob"));
+        var created = await Stores.Chats.CreateChatAsync(chatId, "", alice, [alice, bob], None);
+        var appended = new List<AppendResult>();
+        for (var i = 0; i < 5; i++)
+        {
+            appended.Add(await Stores.Messages.AppendAsync(Draft(chatId, i % 2 == 0 ? alice : bob, "phone", $"m{i}", $"text {i}"), None));
+        }
+
+        Assert.That(appended.Select(a => a.Status), Is.All.EqualTo(ChatWriteStatus.Ok));
+        Assert.That(appended.Select(a => a.Message!.Seq), Is.EqualTo(new long[] { 1, 2, 3, 4, 5 }));
+        Assert.That(appended.Select(a => a.Message!.SentAtUs).Prepend(created.AtUs), Is.Ordered.Ascending.And.Unique, "the chat clock orders messages after the chat's events");
+        Assert.That(appended[0].Participants, Is.EquivalentTo(new[] { alice, bob }));
+        Assert.That(appended.Select(a => a.Duplicate), Is.All.False);
+
+        Assert.That((await Stores.Messages.AppendAsync(Draft(chatId, Id("eve"), "phone", "x"), None)).Status, Is.EqualTo(ChatWriteStatus.NotParticipant));
+        Assert.That((await Stores.Messages.AppendAsync(Draft(ChatId(), alice, "phone", "x"), None)).Status, Is.EqualTo(ChatWriteStatus.ChatNotFound));
+
+        var stored = await Stores.Messages.GetMessagesAsync([(chatId, 3), (chatId, 99), (chatId, 1)], None);
+        Assert.That(stored[0]!.MessageId, Is.EqualTo(appended[2].Message!.MessageId));
+        Assert.That(stored[0]!.Body.ToArray(), Is.EqualTo(System.Text.Encoding.UTF8.GetBytes("text 2")));
+        Assert.That((stored[0]!.SenderUserId, stored[0]!.SenderClientId), Is.EqualTo((alice, "phone")));
+        Assert.That(stored[1], Is.Null);
+        Assert.That(stored[2]!.Seq, Is.EqualTo(1), "results come in the order asked");
+    }
+
+    [Test]
+    public async Task An_append_retried_with_its_client_message_id_returns_the_original_and_stores_nothing()
+    {
+        var (chatId, alice, bob) = (ChatId(), Id("alice"), Id("bob"));
+        await Stores.Chats.CreateChatAsync(chatId, "", alice, [alice, bob], None);
+        var first = await Stores.Messages.AppendAsync(Draft(chatId, alice, "phone", "same"), None);
+        var retry = Draft(chatId, alice, "phone", "same", "different text");
+        var again = await Stores.Messages.AppendAsync(retry, None);
+        Assert.That((again.Duplicate, again.FannedOut), Is.EqualTo((true, false)));
+        Assert.That((again.Message!.MessageId, again.Message.Seq, again.Message.SentAtUs), Is.EqualTo((first.Message!.MessageId, first.Message.Seq, first.Message.SentAtUs)));
+
+        await Stores.Messages.MarkFannedOutAsync(retry, None);
+        await Poll.UntilAsync(async () => (await Stores.Messages.AppendAsync(retry, None)).FannedOut, "the fan-out mark to apply (it may lag its call)");
+
+        var otherClient = await Stores.Messages.AppendAsync(Draft(chatId, alice, "laptop", "same"), None);
+        Assert.That((otherClient.Duplicate, otherClient.Message!.Seq), Is.EqualTo((false, 2L)), "the id is per sending client");
+
+        await Stores.Chats.ModifyParticipantsAsync(chatId, alice, alice, add: false, 10, None);
+        var afterLeaving = await Stores.Messages.AppendAsync(Draft(chatId, alice, "phone", "same"), None);
+        Assert.That((afterLeaving.Status, afterLeaving.Duplicate), Is.EqualTo((ChatWriteStatus.Ok, true)), "a retry is answered after the sender left: the original was authorized");
+        Assert.That((await Stores.Messages.AppendAsync(Draft(chatId, alice, "phone", "new"), None)).Status, Is.EqualTo(ChatWriteStatus.NotParticipant));
+    }
+
+    [Test]
+    public async Task An_inbox_reads_oldest_first_in_pages_and_removes_what_is_acknowledged()
+    {
+        var (phone, laptop) = (new ClientAddress(Id("bob"), "phone"), new ClientAddress(Id("bob"), "laptop"));
+        var baseUs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() * 1000;
+        var entries = Enumerable.Range(1, 6).Select(i => new InboxEntry($"m.c.{i}", baseUs + (i / 2 * 10))).ToArray();
+        foreach (var entry in entries.Reverse())
+        {
+            await Stores.Inbox.AddAsync([phone, laptop], entry, None);
+        }
+
+        await Stores.Inbox.AddAsync([phone], entries[0], None);
+        var all = await Stores.Inbox.ReadAsync(phone, 0, 100, None);
+        Assert.That(all, Is.EqualTo(entries.OrderBy(e => e.Score).ThenBy(e => e.DeliveryId, StringComparer.Ordinal)), "by score, then id; adding an entry twice keeps one");
+
+        var page = await Stores.Inbox.ReadAsync(phone, baseUs + 10, 2, None);
+        Assert.That(page, Is.EqualTo(all.Where(e => e.Score >= baseUs + 10).Take(2)), "from a score, at most the limit");
+
+        Assert.That(await Stores.Inbox.RemoveAsync(phone, ["m.c.1", "m.c.2", "m.c.nope"], None), Is.EqualTo(2), "removal counts what was present");
+        Assert.That((await Stores.Inbox.ReadAsync(phone, 0, 100, None)).Select(e => e.DeliveryId), Is.EquivalentTo(new[] { "m.c.3", "m.c.4", "m.c.5", "m.c.6" }));
+        Assert.That(await Stores.Inbox.ReadAsync(laptop, 0, 100, None), Has.Count.EqualTo(6), "each client has its own inbox");
+        Assert.That(await Stores.Inbox.ReadAsync(new ClientAddress(Id("nobody"), "x"), 0, 10, None), Is.Empty);
+    }
+
+    [Test]
+    public async Task Clients_register_up_to_the_limit_and_deactivation_deletes_the_inbox()
+    {
+        var user = Id("carol");
+        var phone = new ClientAddress(user, "phone");
+        Assert.That(await Stores.Clients.RegisterAsync(phone, 2, None), Is.EqualTo(ClientRegistration.Registered));
+        Assert.That(await Stores.Clients.RegisterAsync(phone, 2, None), Is.EqualTo(ClientRegistration.Existing));
+        Assert.That(await Stores.Clients.RegisterAsync(new ClientAddress(user, "laptop"), 2, None), Is.EqualTo(ClientRegistration.Registered));
+        Assert.That(await Stores.Clients.RegisterAsync(new ClientAddress(user, "tablet"), 2, None), Is.EqualTo(ClientRegistration.LimitReached));
+        Assert.That(await Stores.Clients.RegisterAsync(phone, 2, None), Is.EqualTo(ClientRegistration.Existing), "a registered client still connects at the limit");
+
+        var listed = await Stores.Clients.ListAsync(user, None);
+        Assert.That(listed.Select(c => c.ClientId), Is.EqualTo(new[] { "phone", "laptop" }), "oldest registration first");
+        var other = Id("dave");
+        await Stores.Clients.RegisterAsync(new ClientAddress(other, "web"), 3, None);
+        Assert.That(await Stores.Clients.ListClientsOfAsync([user, other, Id("nobody")], None),
+            Is.EquivalentTo(new[] { phone, new ClientAddress(user, "laptop"), new ClientAddress(other, "web") }));
+
+        await Stores.Inbox.AddAsync([phone], new InboxEntry("m.c.1", DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() * 1000), None);
+        Assert.That(await Stores.Clients.DeactivateAsync(phone, None), Is.True);
+        Assert.That(await Stores.Clients.DeactivateAsync(phone, None), Is.False, "once");
+        Assert.That(await Stores.Inbox.ReadAsync(phone, 0, 10, None), Is.Empty, "its inbox is gone");
+        Assert.That(await Stores.Clients.RegisterAsync(new ClientAddress(user, "tablet"), 2, None), Is.EqualTo(ClientRegistration.Registered), "its slot is free");
+    }
+
+    [Test]
+    public async Task Attachments_link_to_chats_and_each_expired_one_is_claimed_once()
+    {
+        var now = DateTimeOffset.UtcNow;
+        var (due, later) = (Guid.NewGuid().ToString("N")[..22], Guid.NewGuid().ToString("N")[..22]);
+        var record = new AttachmentRecord(due, Id("alice"), "u/alice/" + due, "image/png", 123, new string('a', 64), now.ToUnixTimeMilliseconds());
+        // Due ten seconds ago: claimable, and its record still readable (records outlive their due time by a minute).
+        await Stores.Attachments.CreateAsync(record, now.AddSeconds(-10), None);
+        await Stores.Attachments.CreateAsync(record with { AttachmentId = later, ObjectKey = "u/alice/" + later }, now.AddDays(30), None);
+        Assert.That((await Stores.Attachments.GetAsync([later, "missing", due], None)).Select(r => r?.AttachmentId), Is.EqualTo(new[] { later, null, due }));
+
+        var (chatA, chatB) = (ChatId(), ChatId());
+        await Stores.Attachments.AddChatAsync([later], chatA, None);
+        await Stores.Attachments.AddChatAsync([later], chatB, None);
+        await Stores.Attachments.AddChatAsync([later], chatA, None);
+        Assert.That(await Stores.Attachments.ChatsOfAsync(later, None), Is.EquivalentTo(new[] { chatA, chatB }));
+
+        // The expiry index is shared by every test of this backend: look for this test's attachments only.
+        var claims = await Task.WhenAll(Enumerable.Range(0, 3).Select(_ => Stores.Attachments.ClaimExpiredAsync(now, 1000, None)));
+        var mine = claims.SelectMany(c => c).Where(c => c.AttachmentId is var id && (id == due || id == later)).ToArray();
+        Assert.That(mine, Is.EqualTo(new[] { (due, "u/alice/" + due) }), "the due attachment is claimed exactly once, the other not at all");
+        Assert.That((await Stores.Attachments.GetAsync([due], None))[0], Is.Null, "a claim deletes the metadata");
+
+        await Stores.Attachments.RescheduleAsync(due, "u/alice/" + due, now.AddSeconds(-10), None);
+        var again = await Stores.Attachments.ClaimExpiredAsync(now, 1000, None);
+        Assert.That(again.Where(c => c.AttachmentId == due), Has.Exactly(1).Items, "a rescheduled attachment is claimed again");
+    }
+
+    [Test]
+    public async Task Messages_events_and_inbox_entries_expire_with_the_message_ttl()
+    {
+        var stores = WithMessageTtl(TimeSpan.FromSeconds(2));
+        var (chatId, alice, bob) = (ChatId(), Id("alice"), Id("bob"));
+        await stores.Chats.CreateChatAsync(chatId, "", alice, [alice, bob], None);
+        var message = (await stores.Messages.AppendAsync(Draft(chatId, alice, "phone", "expiring"), None)).Message!;
+        var inbox = new ClientAddress(bob, "phone");
+        await stores.Inbox.AddAsync([inbox], new InboxEntry(message.DeliveryId, message.SentAtUs), None);
+        Assert.That(await stores.Inbox.ReadAsync(inbox, 0, 10, None), Has.Count.EqualTo(1));
+
+        Elapse(TimeSpan.FromSeconds(3));
+        await Poll.UntilAsync(async () => (await stores.Messages.GetMessagesAsync([(chatId, message.Seq)], None))[0] is null, "the message to expire", TimeSpan.FromSeconds(10));
+        await Poll.UntilAsync(async () => (await stores.Chats.GetEventsAsync([(chatId, 1)], None))[0] is null, "the chat event to expire", TimeSpan.FromSeconds(10));
+        await Poll.UntilAsync(async () => (await stores.Inbox.ReadAsync(inbox, 0, 10, None)).Count == 0, "the inbox entry to expire", TimeSpan.FromSeconds(10));
+        Assert.That(await stores.Chats.GetChatAsync(chatId, None), Is.Not.Null, "the chat itself lives with the metadata TTL");
+        var retry = await stores.Messages.AppendAsync(Draft(chatId, alice, "phone", "expiring"), None);
+        Assert.That((retry.Duplicate, retry.Message!.Seq), Is.EqualTo((false, 2L)), "the dedupe record expired with the message");
+    }
+
+    private static bool SameChat(ChatRecord a, ChatRecord b) =>
+        a.ChatId == b.ChatId && a.Name == b.Name && a.CreatedBy == b.CreatedBy && a.Version == b.Version && a.CreatedAtUs == b.CreatedAtUs
+        && a.Participants.SequenceEqual(b.Participants);
+}
