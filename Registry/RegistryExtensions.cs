@@ -22,7 +22,7 @@ public static class RegistryExtensions
             var options = sp.GetRequiredService<IOptions<RegistryOptions>>();
             return options.Value.Endpoints.Length == 0
                 ? new StaticRegistry()
-                : new EtcdRegistry(options, sp.GetRequiredService<ILogger<EtcdRegistry>>());
+                : new EtcdRegistry(options, sp.GetRequiredService<ILogger<EtcdRegistry>>(), sp.GetService<TimeProvider>());
         });
         return services;
     }

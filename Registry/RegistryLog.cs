@@ -25,4 +25,10 @@ internal static partial class RegistryLog
 
     [LoggerMessage(EventId = 2007, Level = LogLevel.Warning, Message = "Ignoring malformed member record at {Key}")]
     public static partial void MalformedMember(ILogger logger, string key);
+
+    [LoggerMessage(EventId = 2009, Level = LogLevel.Debug, Message = "Membership watch attempt {Attempt} failed, retrying in {DelayMs} ms: {Reason}")]
+    public static partial void WatchRetrying(ILogger logger, int attempt, int delayMs, string reason);
+
+    [LoggerMessage(EventId = 2010, Level = LogLevel.Debug, Message = "Registration of {NodeId}, attempt {Attempt}, failed; retrying in {DelayMs} ms: {Reason}")]
+    public static partial void RegistrationRetrying(ILogger logger, string nodeId, int attempt, int delayMs, string reason);
 }

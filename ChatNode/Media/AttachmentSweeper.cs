@@ -3,6 +3,8 @@ using ChatNode.Storage;
 using ChatNode.Storage.Blobs;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using Polly;
+using Polly.Retry;
 
 namespace ChatNode.Media;
 
@@ -45,22 +47,24 @@ internal sealed class AttachmentSweeper : ILifecycleParticipant
     {
         try
         {
-            // A blob store that is down at start must not stop the node (chat works without media): retry until it answers.
-            var delay = TimeSpan.FromSeconds(1);
-            while (true)
+            // A blob store that is down at start must not stop the node (chat works without media): retry until it
+            // answers, with exponential backoff and jitter from 1 s up to a minute.
+            var backoff = new ResiliencePipelineBuilder { TimeProvider = _time }.AddRetry(new RetryStrategyOptions
             {
-                try
+                ShouldHandle = args => ValueTask.FromResult(args.Outcome.Exception is not (null or OperationCanceledException)),
+                BackoffType = DelayBackoffType.Exponential,
+                UseJitter = true,
+                Delay = TimeSpan.FromSeconds(1),
+                MaxDelay = TimeSpan.FromMinutes(1),
+                MaxRetryAttempts = int.MaxValue,
+                OnRetry = args =>
                 {
-                    MediaLog.Prepared(_logger, await _blobs.PrepareAsync(_options.AttachmentTtl, stoppingToken).ConfigureAwait(false));
-                    break;
-                }
-                catch (Exception ex) when (ex is not OperationCanceledException)
-                {
-                    MediaLog.SweepFailed(_logger, ex);
-                    await Task.Delay(delay, _time, stoppingToken).ConfigureAwait(false);
-                    delay = TimeSpan.FromSeconds(Math.Min(delay.TotalSeconds * 2, 60));
-                }
-            }
+                    MediaLog.SweepFailed(_logger, args.Outcome.Exception!);
+                    return default;
+                },
+            }).Build();
+            var lifecycle = await backoff.ExecuteAsync(async ct => await _blobs.PrepareAsync(_options.AttachmentTtl, ct).ConfigureAwait(false), stoppingToken).ConfigureAwait(false);
+            MediaLog.Prepared(_logger, lifecycle);
 
             using var timer = new PeriodicTimer(_options.SweepInterval, _time);
             do

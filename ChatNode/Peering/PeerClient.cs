@@ -4,29 +4,39 @@ using ChatNode.Registry.Ring;
 using Grpc.Core;
 using Grpc.Net.Client;
 using Microsoft.Extensions.Logging;
+using Polly;
+using Polly.Retry;
 
 namespace ChatNode.Peering;
 
 /// <summary>
 /// The sending end of one peer stream. Deliveries wait in a bounded queue (a full queue drops new ones: they are in
-/// the inboxes already), and one loop sends them in batches over a persistent bidirectional stream, reconnecting
-/// with jittered backoff. A stalled peer therefore fills only its own queue. Owned by <see cref="PeerForwarder"/>.
+/// the inboxes already), and one loop sends them in batches over a persistent bidirectional stream. The stream counts
+/// as open once the peer answered (its response headers, sent after it accepted the credentials). A stream that fails
+/// before that is retried with exponential backoff and jitter (100 ms up to 5 s); one that the peer had answered is
+/// reopened at once, with a fresh backoff. A dead peer is logged once when it goes down and once when it is back, not
+/// per attempt. A stalled peer fills only its own queue. Owned by <see cref="PeerForwarder"/>.
 /// </summary>
 internal sealed class PeerClient : IAsyncDisposable
 {
+    private static readonly TimeSpan AnswerTimeout = TimeSpan.FromSeconds(5);
+
     private readonly Channel<Protocol.Peer.Delivery> _queue;
     private readonly string _selfId;
     private readonly PeerAuth _auth;
     private readonly PeerMetrics _metrics;
     private readonly ILogger _logger;
+    private readonly TimeProvider _time;
     private readonly int _batchSize;
     private readonly CancellationTokenSource _stop = new();
     private Task _loop = Task.CompletedTask;
     private long _nextBatch;
     private int _connects;
+    private int _failedAttempts;
+    private bool _down;
     private CancellationTokenSource? _call;
 
-    public PeerClient(NodeInfo peer, string selfId, PeerAuth auth, int capacity, int batchSize, PeerMetrics metrics, ILogger logger)
+    public PeerClient(NodeInfo peer, string selfId, PeerAuth auth, int capacity, int batchSize, PeerMetrics metrics, ILogger logger, TimeProvider time)
     {
         Peer = peer;
         _selfId = selfId;
@@ -34,6 +44,7 @@ internal sealed class PeerClient : IAsyncDisposable
         _batchSize = batchSize;
         _metrics = metrics;
         _logger = logger;
+        _time = time;
         _queue = Channel.CreateBounded<Protocol.Peer.Delivery>(new BoundedChannelOptions(capacity)
         {
             FullMode = BoundedChannelFullMode.DropWrite,
@@ -41,13 +52,16 @@ internal sealed class PeerClient : IAsyncDisposable
         });
     }
 
-    /// <summary>Starts the sending loop; <see cref="DisposeAsync"/> stops and awaits it.</summary>
-    public void Start() => _loop = RunAsync(_stop.Token);
-
     public NodeInfo Peer { get; }
 
-    /// <summary>How many times the stream was (re)opened.</summary>
+    /// <summary>How many times the stream was (re)opened and answered by the peer.</summary>
     public int Connects => Volatile.Read(ref _connects);
+
+    /// <summary>Attempts to open the stream that failed since it was last open.</summary>
+    public int FailedAttempts => Volatile.Read(ref _failedAttempts);
+
+    /// <summary>Starts the sending loop; <see cref="DisposeAsync"/> stops and awaits it.</summary>
+    public void Start() => _loop = RunAsync(_stop.Token);
 
     /// <summary>Breaks the current stream as a network fault would; the loop reconnects. For fault tests.</summary>
     internal void BreakStream() => Volatile.Read(ref _call)?.Cancel();
@@ -75,63 +89,105 @@ internal sealed class PeerClient : IAsyncDisposable
     private async Task RunAsync(CancellationToken stop)
     {
         await Task.Yield();
-        var delay = 100;
         using var channel = GrpcChannel.ForAddress(Peer.PeerUrl);
         var client = new Protocol.Peer.Peer.PeerClient(channel);
         var headers = new Metadata { { PeerAuth.NodeHeader, _selfId }, { PeerAuth.AuthHeader, _auth.Sign(_selfId) } };
+        var backoff = new ResiliencePipelineBuilder { TimeProvider = _time }.AddRetry(new RetryStrategyOptions
+        {
+            ShouldHandle = args => ValueTask.FromResult(args.Outcome.Exception is { } ex && !stop.IsCancellationRequested && IsTransient(ex)),
+            BackoffType = DelayBackoffType.Exponential,
+            UseJitter = true,
+            Delay = TimeSpan.FromMilliseconds(100),
+            MaxDelay = TimeSpan.FromSeconds(5),
+            MaxRetryAttempts = int.MaxValue,
+            OnRetry = args =>
+            {
+                Failed(args.Outcome.Exception!, args.RetryDelay);
+                return default;
+            },
+        }).Build();
         while (!stop.IsCancellationRequested)
         {
-            using var callScope = CancellationTokenSource.CreateLinkedTokenSource(stop);
-            Volatile.Write(ref _call, callScope);
             try
             {
-                using var call = client.Deliver(headers, cancellationToken: callScope.Token);
-                var acks = DrainAcksAsync(call.ResponseStream, callScope.Token);
-                Interlocked.Increment(ref _connects);
-                PeerLog.Connected(_logger, Peer.NodeId, Peer.PeerUrl);
-                delay = 100;
-                while (await _queue.Reader.WaitToReadAsync(callScope.Token).ConfigureAwait(false))
-                {
-                    var batch = new DeliveryBatch { BatchId = (ulong)Interlocked.Increment(ref _nextBatch) };
-                    while (batch.Deliveries.Count < _batchSize && _queue.Reader.TryRead(out var delivery))
-                    {
-                        batch.Deliveries.Add(delivery);
-                    }
-
-                    if (acks.IsCompleted)
-                    {
-                        await acks.ConfigureAwait(false);
-                        throw new IOException("the peer closed the stream");
-                    }
-
-                    await call.RequestStream.WriteAsync(batch, callScope.Token).ConfigureAwait(false);
-                    _metrics.Forwarded(batch.Deliveries.Count);
-                }
-
-                await call.RequestStream.CompleteAsync().ConfigureAwait(false);
-                return;
-            }
-            catch (Exception ex) when (!stop.IsCancellationRequested && ex is RpcException or IOException or InvalidOperationException or HttpRequestException or OperationCanceledException)
-            {
-                // The batch in flight may be lost: its deliveries are in the inboxes and come by resync or replay.
-                PeerLog.Failed(_logger, Peer.NodeId, Peer.PeerUrl, delay, ex);
-                try
-                {
-                    await Task.Delay(TimeSpan.FromMilliseconds(delay * (0.5 + (Random.Shared.NextDouble() / 2))), stop).ConfigureAwait(false);
-                }
-                catch (OperationCanceledException)
-                {
-                    return;
-                }
-
-                delay = Math.Min(delay * 2, 2000);
+                await backoff.ExecuteAsync(ct => StreamOnceAsync(client, headers, ct), stop).ConfigureAwait(false);
             }
             catch (Exception ex) when (stop.IsCancellationRequested && ex is OperationCanceledException or RpcException)
             {
-                return;
             }
         }
     }
+
+    // Opens the stream and sends until it ends. Throws if the peer does not answer (the caller backs off); returns
+    // when a stream the peer had answered breaks (the caller reopens at once) or when this client stops.
+    private async ValueTask StreamOnceAsync(Protocol.Peer.Peer.PeerClient client, Metadata headers, CancellationToken stop)
+    {
+        using var callScope = CancellationTokenSource.CreateLinkedTokenSource(stop);
+        Volatile.Write(ref _call, callScope);
+        using var call = client.Deliver(headers, cancellationToken: callScope.Token);
+        await call.ResponseHeadersAsync.WaitAsync(AnswerTimeout, _time, callScope.Token).ConfigureAwait(false);
+        Connected();
+        try
+        {
+            var acks = DrainAcksAsync(call.ResponseStream, callScope.Token);
+            while (await _queue.Reader.WaitToReadAsync(callScope.Token).ConfigureAwait(false))
+            {
+                var batch = new DeliveryBatch { BatchId = (ulong)Interlocked.Increment(ref _nextBatch) };
+                while (batch.Deliveries.Count < _batchSize && _queue.Reader.TryRead(out var delivery))
+                {
+                    batch.Deliveries.Add(delivery);
+                }
+
+                if (acks.IsCompleted)
+                {
+                    await acks.ConfigureAwait(false);
+                    throw new IOException("the peer closed the stream");
+                }
+
+                await call.RequestStream.WriteAsync(batch, callScope.Token).ConfigureAwait(false);
+                _metrics.Forwarded(batch.Deliveries.Count);
+            }
+
+            await call.RequestStream.CompleteAsync().ConfigureAwait(false);
+        }
+        catch (Exception ex) when (!stop.IsCancellationRequested && IsTransient(ex))
+        {
+            // The batch in flight may be lost: its deliveries are in the inboxes and come by resync or replay.
+            Lost(ex);
+        }
+    }
+
+    private void Connected()
+    {
+        Interlocked.Increment(ref _connects);
+        var failed = Interlocked.Exchange(ref _failedAttempts, 0);
+        _down = false;
+        PeerLog.Connected(_logger, Peer.NodeId, Peer.PeerUrl, failed);
+    }
+
+    private void Lost(Exception exception)
+    {
+        _down = true;
+        PeerLog.Lost(_logger, Peer.NodeId, Peer.PeerUrl, exception);
+    }
+
+    // Only the first failure after the stream was last open (or ever) is a warning; later ones are the same outage.
+    private void Failed(Exception exception, TimeSpan delay)
+    {
+        var attempt = Interlocked.Increment(ref _failedAttempts);
+        if (!_down)
+        {
+            _down = true;
+            PeerLog.Unreachable(_logger, Peer.NodeId, Peer.PeerUrl, exception);
+        }
+        else
+        {
+            PeerLog.StillUnreachable(_logger, Peer.NodeId, attempt, (int)delay.TotalMilliseconds, exception.Message);
+        }
+    }
+
+    private static bool IsTransient(Exception ex) =>
+        ex is RpcException or IOException or InvalidOperationException or HttpRequestException or OperationCanceledException or TimeoutException;
 
     private static async Task DrainAcksAsync(IAsyncStreamReader<DeliveryBatchAck> acks, CancellationToken stop)
     {

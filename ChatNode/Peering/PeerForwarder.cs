@@ -23,6 +23,7 @@ public sealed class PeerForwarder : IRemoteDelivery, ILifecycleParticipant
     private readonly PeerOptions _options;
     private readonly PeerMetrics _metrics;
     private readonly ILogger<PeerForwarder> _logger;
+    private readonly TimeProvider _time;
     private readonly object _gate = new();
     private readonly List<Task> _retiring = [];
     private readonly BackgroundLoop _follow;
@@ -30,8 +31,9 @@ public sealed class PeerForwarder : IRemoteDelivery, ILifecycleParticipant
     private bool _started;
     private bool _stopped;
 
-    public PeerForwarder(IClusterRegistry registry, Ownership ownership, PeerAuth auth, IOptions<PeerOptions> options, PeerMetrics metrics, ILogger<PeerForwarder> logger)
+    public PeerForwarder(IClusterRegistry registry, Ownership ownership, PeerAuth auth, IOptions<PeerOptions> options, PeerMetrics metrics, TimeProvider time, ILogger<PeerForwarder> logger)
     {
+        _time = time;
         _registry = registry;
         _ownership = ownership;
         _auth = auth;
@@ -153,7 +155,7 @@ public sealed class PeerForwarder : IRemoteDelivery, ILifecycleParticipant
         {
             if (!_peers.ContainsKey(member.NodeId))
             {
-                var client = new PeerClient(member, _ownership.NodeId, _auth, _options.PeerQueueCapacity, _options.PeerBatchSize, _metrics, _logger);
+                var client = new PeerClient(member, _ownership.NodeId, _auth, _options.PeerQueueCapacity, _options.PeerBatchSize, _metrics, _logger, _time);
                 _peers[member.NodeId] = client;
                 client.Start();
             }

@@ -36,6 +36,9 @@ internal sealed class PeerService : Peer.PeerBase
             throw new RpcException(new Status(StatusCode.Unauthenticated, "peer credentials do not match the cluster secret"));
         }
 
+        // The caller counts its stream as open once these headers arrive.
+        await context.WriteResponseHeadersAsync([]).ConfigureAwait(false);
+
         await foreach (var batch in requestStream.ReadAllAsync(context.CancellationToken).ConfigureAwait(false))
         {
             var pushed = 0;

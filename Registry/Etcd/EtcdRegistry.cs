@@ -7,6 +7,8 @@ using Grpc.Core;
 using Grpc.Net.Client;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using Polly;
+using Polly.Retry;
 
 namespace ChatNode.Registry.Etcd;
 
@@ -22,6 +24,7 @@ public sealed class EtcdRegistry : IClusterRegistry
 {
     private readonly RegistryOptions _options;
     private readonly ILogger<EtcdRegistry> _logger;
+    private readonly TimeProvider _time;
     private readonly GrpcChannel _channel;
     private readonly KV.KVClient _kv;
     private readonly Lease.LeaseClient _lease;
@@ -38,8 +41,9 @@ public sealed class EtcdRegistry : IClusterRegistry
     private int _disposed;
     private ulong _clusterId;
 
-    public EtcdRegistry(IOptions<RegistryOptions> options, ILogger<EtcdRegistry> logger)
+    public EtcdRegistry(IOptions<RegistryOptions> options, ILogger<EtcdRegistry> logger, TimeProvider? time = null)
     {
+        _time = time ?? TimeProvider.System;
         _options = options.Value;
         _logger = logger;
         _channel = GrpcChannel.ForAddress(_options.Endpoints.Split(',')[0].Trim());
@@ -136,7 +140,7 @@ public sealed class EtcdRegistry : IClusterRegistry
             try
             {
                 // Revoking the lease deletes the record at once: the others drop this node without waiting for the TTL.
-                await _lease.LeaseRevokeAsync(new LeaseRevokeRequest { ID = lease }, deadline: DateTime.UtcNow.AddSeconds(3), cancellationToken: cancellationToken)
+                await _lease.LeaseRevokeAsync(new LeaseRevokeRequest { ID = lease }, deadline: _time.GetUtcNow().UtcDateTime.AddSeconds(3), cancellationToken: cancellationToken)
                     .ConfigureAwait(false);
                 RegistryLog.Deregistered(_logger, nodeId ?? "?");
             }
@@ -199,98 +203,131 @@ public sealed class EtcdRegistry : IClusterRegistry
     private async Task WatchLoopAsync(CancellationToken stop)
     {
         await Task.Yield();
-        var delay = 100;
-        while (!stop.IsCancellationRequested)
+        var backoff = Backoff(TimeSpan.FromSeconds(2), (attempt, delay, ex) =>
         {
-            try
+            if (attempt == 0)
             {
-                var range = await _kv.RangeAsync(new RangeRequest { Key = PrefixKey, RangeEnd = PrefixEnd }, cancellationToken: stop).ConfigureAwait(false);
-                var members = new Dictionary<string, NodeInfo>(StringComparer.Ordinal);
-                foreach (var kv in range.Kvs)
+                RegistryLog.WatchFailed(_logger, Current.Epoch, (int)delay.TotalMilliseconds, ex);
+            }
+            else
+            {
+                RegistryLog.WatchRetrying(_logger, attempt + 1, (int)delay.TotalMilliseconds, ex.Message);
+            }
+        });
+        await RunForeverAsync(backoff, WatchOnceAsync, stop).ConfigureAwait(false);
+    }
+
+    // Lists the members, then follows their changes. Throws while etcd does not answer (the caller backs off); returns
+    // when a watch that etcd had answered ends, so that the next attempt starts at once with a fresh backoff.
+    private async ValueTask WatchOnceAsync(CancellationToken stop)
+    {
+        var range = await _kv.RangeAsync(new RangeRequest { Key = PrefixKey, RangeEnd = PrefixEnd }, cancellationToken: stop).ConfigureAwait(false);
+        var members = new Dictionary<string, NodeInfo>(StringComparer.Ordinal);
+        foreach (var kv in range.Kvs)
+        {
+            Apply(members, kv.Key.ToStringUtf8(), kv.Value, put: true);
+        }
+
+        Publish(range.Header, members);
+        using var call = _watch.Watch(cancellationToken: stop);
+        await call.RequestStream.WriteAsync(new WatchRequest
+        {
+            CreateRequest = new WatchCreateRequest { Key = PrefixKey, RangeEnd = PrefixEnd, StartRevision = range.Header.Revision + 1 },
+        }, stop).ConfigureAwait(false);
+        var answered = false;
+        try
+        {
+            while (await call.ResponseStream.MoveNext(stop).ConfigureAwait(false))
+            {
+                answered = true;
+                var response = call.ResponseStream.Current;
+                if (response.Canceled || response.CompactRevision > 0)
                 {
-                    Apply(members, kv.Key.ToStringUtf8(), kv.Value, put: true);
+                    return;
                 }
 
-                Publish(range.Header, members);
-                using var call = _watch.Watch(cancellationToken: stop);
-                await call.RequestStream.WriteAsync(new WatchRequest
+                foreach (var change in response.Events)
                 {
-                    CreateRequest = new WatchCreateRequest { Key = PrefixKey, RangeEnd = PrefixEnd, StartRevision = range.Header.Revision + 1 },
-                }, stop).ConfigureAwait(false);
-                delay = 100;
-                while (await call.ResponseStream.MoveNext(stop).ConfigureAwait(false))
+                    Apply(members, change.Kv.Key.ToStringUtf8(), change.Kv.Value, change.Type == Mvccpb.Event.Types.EventType.Put);
+                }
+
+                if (response.Events.Count > 0)
                 {
-                    var response = call.ResponseStream.Current;
-                    if (response.Canceled || response.CompactRevision > 0)
-                    {
-                        break;
-                    }
-
-                    foreach (var change in response.Events)
-                    {
-                        Apply(members, change.Kv.Key.ToStringUtf8(), change.Kv.Value, change.Type == Mvccpb.Event.Types.EventType.Put);
-                    }
-
-                    if (response.Events.Count > 0)
-                    {
-                        Publish(response.Header, members);
-                    }
+                    Publish(response.Header, members);
                 }
             }
-            catch (Exception ex) when (!stop.IsCancellationRequested && ex is RpcException or IOException or HttpRequestException or InvalidOperationException)
-            {
-                RegistryLog.WatchFailed(_logger, Current.Epoch, delay, ex);
-                await DelayAsync(delay, stop).ConfigureAwait(false);
-                delay = Math.Min(delay * 2, 2000);
-            }
-            catch (OperationCanceledException) when (stop.IsCancellationRequested)
-            {
-            }
-            catch (RpcException) when (stop.IsCancellationRequested)
-            {
-            }
+        }
+        catch (Exception ex) when (answered && !stop.IsCancellationRequested && IsTransient(ex))
+        {
+            RegistryLog.WatchFailed(_logger, Current.Epoch, 0, ex);
         }
     }
 
     private async Task RegistrationLoopAsync(CancellationToken stop)
     {
         await Task.Yield();
+        var backoff = Backoff(TimeSpan.FromSeconds(1), (attempt, delay, ex) =>
+        {
+            if (attempt == 0)
+            {
+                RegistryLog.RegistrationLost(_logger, _self?.NodeId ?? "?", (int)delay.TotalMilliseconds, ex);
+            }
+            else
+            {
+                RegistryLog.RegistrationRetrying(_logger, _self?.NodeId ?? "?", attempt + 1, (int)delay.TotalMilliseconds, ex.Message);
+            }
+        });
+        await RunForeverAsync(backoff, RegisterOnceAsync, stop).ConfigureAwait(false);
+    }
+
+    // Grants a lease, puts the record and keeps the lease alive. Throws while etcd does not answer (the caller backs
+    // off); returns when a registration etcd had accepted is lost, so that it is granted again at once.
+    private async ValueTask RegisterOnceAsync(CancellationToken stop)
+    {
         var ttlSeconds = Math.Max(2, (long)_options.LeaseTtl.TotalSeconds);
-        var delay = 100;
+        var grant = await _lease.LeaseGrantAsync(new LeaseGrantRequest { TTL = ttlSeconds }, cancellationToken: stop).ConfigureAwait(false);
+        NodeInfo self;
+        lock (_gate)
+        {
+            _leaseId = grant.ID;
+            self = _self!;
+        }
+
+        await PutSelfAsync(self, grant.ID, stop).ConfigureAwait(false);
+        RegistryLog.Registered(_logger, self.NodeId, self.Generation, grant.ID);
+        try
+        {
+            using var keepAlive = _lease.LeaseKeepAlive(cancellationToken: stop);
+            while (!stop.IsCancellationRequested)
+            {
+                await keepAlive.RequestStream.WriteAsync(new LeaseKeepAliveRequest { ID = grant.ID }, stop).ConfigureAwait(false);
+                using var answer = CancellationTokenSource.CreateLinkedTokenSource(stop);
+                answer.CancelAfter(TimeSpan.FromSeconds(ttlSeconds));
+                if (!await keepAlive.ResponseStream.MoveNext(answer.Token).ConfigureAwait(false) || keepAlive.ResponseStream.Current.TTL <= 0)
+                {
+                    throw new InvalidOperationException($"lease {grant.ID:x} expired");
+                }
+
+                await Task.Delay(TimeSpan.FromSeconds(ttlSeconds / 3.0), _time, stop).ConfigureAwait(false);
+            }
+        }
+        catch (Exception ex) when (!stop.IsCancellationRequested && (IsTransient(ex) || ex is OperationCanceledException))
+        {
+            RegistryLog.RegistrationLost(_logger, self.NodeId, 0, ex);
+        }
+    }
+
+    /// <summary>
+    /// Runs <paramref name="once"/> until <paramref name="stop"/>: each failure waits the next backoff step; a normal
+    /// return (the service had answered) starts over at once with a fresh backoff.
+    /// </summary>
+    private static async Task RunForeverAsync(ResiliencePipeline backoff, Func<CancellationToken, ValueTask> once, CancellationToken stop)
+    {
         while (!stop.IsCancellationRequested)
         {
             try
             {
-                var grant = await _lease.LeaseGrantAsync(new LeaseGrantRequest { TTL = ttlSeconds }, cancellationToken: stop).ConfigureAwait(false);
-                NodeInfo self;
-                lock (_gate)
-                {
-                    _leaseId = grant.ID;
-                    self = _self!;
-                }
-
-                await PutSelfAsync(self, grant.ID, stop).ConfigureAwait(false);
-                RegistryLog.Registered(_logger, self.NodeId, self.Generation, grant.ID);
-                delay = 100;
-                using var keepAlive = _lease.LeaseKeepAlive(cancellationToken: stop);
-                while (!stop.IsCancellationRequested)
-                {
-                    await keepAlive.RequestStream.WriteAsync(new LeaseKeepAliveRequest { ID = grant.ID }, stop).ConfigureAwait(false);
-                    using var answer = CancellationTokenSource.CreateLinkedTokenSource(stop);
-                    answer.CancelAfter(TimeSpan.FromSeconds(ttlSeconds));
-                    if (!await keepAlive.ResponseStream.MoveNext(answer.Token).ConfigureAwait(false) || keepAlive.ResponseStream.Current.TTL <= 0)
-                    {
-                        throw new InvalidOperationException($"lease {grant.ID:x} expired");
-                    }
-
-                    await Task.Delay(TimeSpan.FromSeconds(ttlSeconds / 3.0), stop).ConfigureAwait(false);
-                }
-            }
-            catch (Exception ex) when (!stop.IsCancellationRequested && ex is RpcException or IOException or HttpRequestException or InvalidOperationException or OperationCanceledException)
-            {
-                RegistryLog.RegistrationLost(_logger, _self?.NodeId ?? "?", delay, ex);
-                await DelayAsync(delay, stop).ConfigureAwait(false);
-                delay = Math.Min(delay * 2, 1000);
+                await backoff.ExecuteAsync(once, stop).ConfigureAwait(false);
             }
             catch (OperationCanceledException) when (stop.IsCancellationRequested)
             {
@@ -300,6 +337,25 @@ public sealed class EtcdRegistry : IClusterRegistry
             }
         }
     }
+
+    /// <summary>Retries transient failures forever: exponential backoff with jitter from 100 ms up to <paramref name="max"/>.</summary>
+    private ResiliencePipeline Backoff(TimeSpan max, Action<int, TimeSpan, Exception> onRetry) =>
+        new ResiliencePipelineBuilder { TimeProvider = _time }.AddRetry(new RetryStrategyOptions
+        {
+            ShouldHandle = args => ValueTask.FromResult(args.Outcome.Exception is { } ex && !args.Context.CancellationToken.IsCancellationRequested && IsTransient(ex)),
+            BackoffType = DelayBackoffType.Exponential,
+            UseJitter = true,
+            Delay = TimeSpan.FromMilliseconds(100),
+            MaxDelay = max,
+            MaxRetryAttempts = int.MaxValue,
+            OnRetry = args =>
+            {
+                onRetry(args.AttemptNumber, args.RetryDelay, args.Outcome.Exception!);
+                return default;
+            },
+        }).Build();
+
+    private static bool IsTransient(Exception ex) => ex is RpcException or IOException or HttpRequestException or InvalidOperationException;
 
     private Task<PutResponse> PutSelfAsync(NodeInfo self, long lease, CancellationToken cancellationToken) =>
         _kv.PutAsync(new PutRequest
@@ -351,17 +407,6 @@ public sealed class EtcdRegistry : IClusterRegistry
         if (published)
         {
             RegistryLog.RingChanged(_logger, snapshot.Epoch, string.Join(", ", snapshot.Members.Select(m => $"{m.NodeId}({m.State})")));
-        }
-    }
-
-    private static async Task DelayAsync(int milliseconds, CancellationToken cancellationToken)
-    {
-        try
-        {
-            await Task.Delay(milliseconds, cancellationToken).ConfigureAwait(false);
-        }
-        catch (OperationCanceledException)
-        {
         }
     }
 }

@@ -18,8 +18,11 @@ internal sealed class RedisAttachmentStore : IAttachmentStore
     private readonly ReplicaAcknowledger _replicas;
     private readonly RedisStoreOptions _options;
 
-    public RedisAttachmentStore(IConnectionMultiplexer connection, RedisRetry retry, ReplicaAcknowledger replicas, IOptions<RedisStoreOptions> options)
+    private readonly TimeProvider _time;
+
+    public RedisAttachmentStore(IConnectionMultiplexer connection, RedisRetry retry, ReplicaAcknowledger replicas, IOptions<RedisStoreOptions> options, TimeProvider time)
     {
+        _time = time;
         _connection = connection;
         _retry = retry;
         _replicas = replicas;
@@ -32,7 +35,7 @@ internal sealed class RedisAttachmentStore : IAttachmentStore
         _retry.RunAsync("attachment.create", async () =>
         {
             var key = Record(record.AttachmentId);
-            var ttl = expiresAt - DateTimeOffset.UtcNow + TimeSpan.FromMinutes(1);
+            var ttl = expiresAt - _time.GetUtcNow() + TimeSpan.FromMinutes(1);
             var db = Db;
             await db.HashSetAsync(key,
             [

@@ -1,6 +1,8 @@
 
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using Polly;
+using Polly.Retry;
 using StackExchange.Redis;
 
 namespace ChatNode.Storage.Redis;
@@ -8,14 +10,19 @@ namespace ChatNode.Storage.Redis;
 /// <summary>
 /// Runs store operations with retries on the failures a cluster produces while it heals (connection loss,
 /// failover, CLUSTERDOWN, TRYAGAIN, a replica that did not acknowledge in time), within
-/// <see cref="RedisStoreOptions.RetryBudget"/>. Every operation passed in must be idempotent.
+/// <see cref="RedisStoreOptions.RetryBudget"/>: exponential backoff with jitter from 25 ms, capped at 500 ms, on the
+/// node's <see cref="TimeProvider"/>. Every operation passed in must be idempotent. Thread-safe.
 /// </summary>
 internal sealed class RedisRetry
 {
+    private static readonly ResiliencePropertyKey<long> Started = new("chatnode.store.started");
+    private static readonly ResiliencePropertyKey<string> Operation = new("chatnode.store.operation");
+
     private readonly RedisStoreOptions _options;
     private readonly StorageMetrics _metrics;
     private readonly ILogger<RedisRetry> _logger;
     private readonly TimeProvider _time;
+    private readonly ResiliencePipeline _pipeline;
 
     public RedisRetry(IOptions<RedisStoreOptions> options, StorageMetrics metrics, ILogger<RedisRetry> logger, TimeProvider time)
     {
@@ -23,38 +30,50 @@ internal sealed class RedisRetry
         _metrics = metrics;
         _logger = logger;
         _time = time;
+        _pipeline = new ResiliencePipelineBuilder { TimeProvider = time }.AddRetry(new RetryStrategyOptions
+        {
+            ShouldHandle = args => ValueTask.FromResult(
+                args.Outcome.Exception is { } ex && IsTransient(ex)
+                && _time.GetElapsedTime(args.Context.Properties.GetValue(Started, 0)) < _options.RetryBudget),
+            BackoffType = DelayBackoffType.Exponential,
+            UseJitter = true,
+            Delay = TimeSpan.FromMilliseconds(25),
+            MaxDelay = TimeSpan.FromMilliseconds(500),
+            MaxRetryAttempts = int.MaxValue,
+            OnRetry = args =>
+            {
+                var operation = args.Context.Properties.GetValue(Operation, "?");
+                StorageLog.OperationRetried(_logger, operation, args.AttemptNumber + 1, args.Outcome.Exception?.Message ?? "");
+                _metrics.RecordRetry(operation);
+                return default;
+            },
+        }).Build();
     }
 
     public async Task<T> RunAsync<T>(string operation, Func<Task<T>> action, CancellationToken cancellationToken)
     {
         var started = _time.GetTimestamp();
-        var delay = TimeSpan.FromMilliseconds(25);
-        for (var attempt = 1; ; attempt++)
+        var context = ResilienceContextPool.Shared.Get(cancellationToken);
+        context.Properties.Set(Started, started);
+        context.Properties.Set(Operation, operation);
+        try
         {
-            cancellationToken.ThrowIfCancellationRequested();
-            try
-            {
-                // No WaitAsync(token): every request of a connection shares its token, and registering on it per
-                // store call contends on the token's lock. Commands time out by themselves (CommandTimeout).
-                var result = await action().ConfigureAwait(false);
-                _metrics.RecordOperation(operation, _time.GetElapsedTime(started), ok: true);
-                return result;
-            }
-            catch (Exception ex) when (IsTransient(ex))
-            {
-                var elapsed = _time.GetElapsedTime(started);
-                if (elapsed + delay > _options.RetryBudget)
-                {
-                    _metrics.RecordOperation(operation, elapsed, ok: false);
-                    StorageLog.OperationFailed(_logger, operation, attempt, ex);
-                    throw ex as StoreUnavailableException ?? new StoreUnavailableException($"Store operation {operation} failed after {attempt} attempts.", ex);
-                }
-
-                StorageLog.OperationRetried(_logger, operation, attempt, ex.Message);
-                _metrics.RecordRetry(operation);
-                await Task.Delay(delay, _time, cancellationToken).ConfigureAwait(false);
-                delay = TimeSpan.FromMilliseconds(Math.Min(delay.TotalMilliseconds * 2, 500));
-            }
+            // The action takes no token: every request of a connection shares its token, and registering on it per
+            // store call contends on the token's lock. Commands time out by themselves (CommandTimeout).
+            var result = await _pipeline.ExecuteAsync(static async (_, run) => await run().ConfigureAwait(false), context, action).ConfigureAwait(false);
+            _metrics.RecordOperation(operation, _time.GetElapsedTime(started), ok: true);
+            return result;
+        }
+        catch (Exception ex) when (IsTransient(ex))
+        {
+            var elapsed = _time.GetElapsedTime(started);
+            _metrics.RecordOperation(operation, elapsed, ok: false);
+            StorageLog.OperationFailed(_logger, operation, elapsed, ex);
+            throw ex as StoreUnavailableException ?? new StoreUnavailableException($"Store operation {operation} failed for {elapsed.TotalSeconds:0.#} s.", ex);
+        }
+        finally
+        {
+            ResilienceContextPool.Shared.Return(context);
         }
     }
 
@@ -91,8 +110,8 @@ internal static partial class StorageLog
     [LoggerMessage(EventId = 3001, Level = LogLevel.Debug, Message = "Store operation {Operation} failed (attempt {Attempt}), retrying: {Reason}")]
     public static partial void OperationRetried(ILogger logger, string operation, int attempt, string reason);
 
-    [LoggerMessage(EventId = 3002, Level = LogLevel.Warning, Message = "Store operation {Operation} gave up after {Attempt} attempts")]
-    public static partial void OperationFailed(ILogger logger, string operation, int attempt, Exception exception);
+    [LoggerMessage(EventId = 3002, Level = LogLevel.Warning, Message = "Store operation {Operation} gave up after {Elapsed}")]
+    public static partial void OperationFailed(ILogger logger, string operation, TimeSpan elapsed, Exception exception);
 
     [LoggerMessage(EventId = 3003, Level = LogLevel.Information, Message = "Connected to Redis Cluster at {Endpoints}")]
     public static partial void Connected(ILogger logger, string endpoints);

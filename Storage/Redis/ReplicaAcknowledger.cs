@@ -17,11 +17,14 @@ internal sealed class ReplicaAcknowledger
     private readonly StorageMetrics _metrics;
     private readonly ConcurrentDictionary<EndPoint, ServerWaiter> _waiters = new();
 
-    public ReplicaAcknowledger(IConnectionMultiplexer connection, IOptions<RedisStoreOptions> options, StorageMetrics metrics)
+    private readonly TimeProvider _time;
+
+    public ReplicaAcknowledger(IConnectionMultiplexer connection, IOptions<RedisStoreOptions> options, StorageMetrics metrics, TimeProvider time)
     {
         _connection = connection;
         _options = options.Value;
         _metrics = metrics;
+        _time = time;
     }
 
     /// <summary>Completes once every master owning one of <paramref name="keys"/> has its writes so far on enough replicas.</summary>
@@ -42,7 +45,7 @@ internal sealed class ReplicaAcknowledger
                 continue;
             }
 
-            var waiter = _waiters.GetOrAdd(server.EndPoint, static (_, state) => new ServerWaiter(state.server, state.self._options, state.self._metrics), (server, self: this));
+            var waiter = _waiters.GetOrAdd(server.EndPoint, static (_, state) => new ServerWaiter(state.server, state.self._options, state.self._metrics, state.self._time), (server, self: this));
             (waits ??= []).Add(waiter.WaitAsync());
         }
 
@@ -55,15 +58,17 @@ internal sealed class ReplicaAcknowledger
         private readonly int _replicas;
         private readonly int _timeoutMs;
         private readonly StorageMetrics _metrics;
+        private readonly TimeProvider _time;
         private readonly object _gate = new();
         private TaskCompletionSource? _next;
         private int _nextCallers;
         private bool _pumping;
 
-        public ServerWaiter(IServer server, RedisStoreOptions options, StorageMetrics metrics)
+        public ServerWaiter(IServer server, RedisStoreOptions options, StorageMetrics metrics, TimeProvider time)
         {
             _server = server;
             _metrics = metrics;
+            _time = time;
             _replicas = options.ReplicaAcks;
             _timeoutMs = Math.Max(1, (int)options.ReplicaAckTimeout.TotalMilliseconds);
         }
@@ -111,9 +116,9 @@ internal sealed class ReplicaAcknowledger
 
                 try
                 {
-                    var started = System.Diagnostics.Stopwatch.GetTimestamp();
+                    var started = _time.GetTimestamp();
                     var reply = await _server.ExecuteAsync("WAIT", _replicas, _timeoutMs).ConfigureAwait(false);
-                    _metrics.RecordReplicaWait(System.Diagnostics.Stopwatch.GetElapsedTime(started), callers);
+                    _metrics.RecordReplicaWait(_time.GetElapsedTime(started), callers);
                     var acknowledged = (long)reply;
                     if (acknowledged >= _replicas)
                     {
