@@ -2,6 +2,7 @@ using System.Text;
 using ChatNode.Auth;
 using ChatNode.Connections;
 using ChatNode.Delivery;
+using ChatNode.Diagnostics;
 using ChatNode.Protocol;
 using ChatNode.Protocol.Store;
 using ChatNode.Protocol.V1;
@@ -30,19 +31,30 @@ public sealed partial class CommandDispatcher
             throw BadRequest("A message needs text or attachments.");
         }
 
+        using var span = Telemetry.Source.StartActivity("chat.send");
+        span?.SetTag("chat.id", command.ChatId);
+
         // Attachments are checked before anything is stored: a refused message leaves no trace.
         var attachments = await _media.ValidateForSendAsync(connection.Address.UserId, command.Attachments, cancellationToken).ConfigureAwait(false);
         var body = new MessageBody { Text = command.Text };
         body.Attachments.Add(attachments);
         var draft = new MessageDraft(
             command.ChatId, Ids.NewMessageId(), connection.Address.UserId, connection.Address.ClientId, command.ClientMessageId, body.ToByteArray());
-        var appended = await _messages.AppendAsync(draft, cancellationToken).ConfigureAwait(false);
+        AppendResult appended;
+        using (Telemetry.Source.StartActivity("store.append"))
+        {
+            appended = await _messages.AppendAsync(draft, cancellationToken).ConfigureAwait(false);
+        }
+
         if (appended.Status != ChatWriteStatus.Ok)
         {
             throw Refused(appended.Status);
         }
 
         var message = appended.Message!;
+        span?.SetTag("message.id", message.MessageId);
+        span?.SetTag("message.seq", message.Seq);
+        span?.SetTag("message.duplicate", appended.Duplicate);
         if (!appended.Duplicate || !appended.FannedOut)
         {
             await _media.LinkAsync(attachments, command.ChatId, cancellationToken).ConfigureAwait(false);

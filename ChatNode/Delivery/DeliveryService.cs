@@ -1,4 +1,5 @@
 using ChatNode.Connections;
+using ChatNode.Diagnostics;
 using ChatNode.Fleet;
 using ChatNode.Protocol;
 using ChatNode.Registry.Ring;
@@ -51,8 +52,10 @@ public sealed class DeliveryService
     /// </summary>
     public async Task FanOutAsync(IReadOnlyCollection<string> users, ClientAddress sender, InboxEntry entry, CancellationToken cancellationToken)
     {
+        using var span = Telemetry.Source.StartActivity("store.fanout");
         var clients = await _clients.ListClientsOfAsync(users, cancellationToken).ConfigureAwait(false);
         var recipients = clients.Where(c => c != sender).ToArray();
+        span?.SetTag("delivery.clients", recipients.Length);
         await _inbox.AddAsync(recipients, entry, cancellationToken).ConfigureAwait(false);
     }
 
@@ -89,9 +92,10 @@ public sealed class DeliveryService
         if (remote is not null)
         {
             var frame = push.Bytes(FrameEncoding.Proto);
+            var traceParent = Telemetry.CurrentTraceParent();
             foreach (var (owner, remoteUsers) in remote.Values)
             {
-                _remote.Forward(owner, new RemotePush(remoteUsers, sender, frame, push.DeliveryId ?? "", storedAtUs));
+                _remote.Forward(owner, new RemotePush(remoteUsers, sender, frame, push.DeliveryId ?? "", storedAtUs, traceParent));
             }
         }
     }
@@ -99,6 +103,7 @@ public sealed class DeliveryService
     /// <summary>Pushes to this node's connections of <paramref name="users"/>, except the sender's; returns how many.</summary>
     public int PushToLocal(IEnumerable<string> users, ClientAddress sender, OutboundFrame push, long storedAtUs)
     {
+        using var span = Telemetry.Source.StartActivity("delivery.push");
         var pushed = 0;
         foreach (var user in users)
         {
@@ -112,6 +117,7 @@ public sealed class DeliveryService
             }
         }
 
+        span?.SetTag("delivery.connections", pushed);
         if (pushed > 0)
         {
             _metrics.Pushed("live", pushed);

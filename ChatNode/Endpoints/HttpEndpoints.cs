@@ -1,5 +1,4 @@
 using ChatNode.Auth;
-using ChatNode.Diagnostics;
 using ChatNode.Fleet;
 using ChatNode.Peering;
 using ChatNode.Storage;
@@ -23,7 +22,7 @@ public static class HttpEndpoints
         app.MapGet("/healthz", () => Results.Text("ok\n"));
         app.MapGet("/v1/route", Route);
         app.MapGet("/readyz", ReadyAsync);
-        app.MapGet("/metrics", (PrometheusExporter exporter) => Results.Text(exporter.Scrape(), "text/plain; version=0.0.4; charset=utf-8"));
+        app.MapPrometheusScrapingEndpoint("/metrics");
         return app;
     }
 

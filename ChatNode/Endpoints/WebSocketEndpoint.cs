@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Diagnostics;
 using System.Net.WebSockets;
 using System.Threading.RateLimiting;
 using ChatNode.Auth;
@@ -272,6 +273,9 @@ public sealed class WebSocketEndpoint : IDisposable
 
     private async Task HandleRequestAsync(ClientConnection connection, ClientFrame request, CancellationToken cancellationToken)
     {
+        // Each request starts a trace of its own: the upgrade request's span (if the host made one) lives as long as
+        // the connection and must not become the parent of every message sent on it.
+        Activity.Current = null;
         var result = await _dispatcher.DispatchAsync(connection, request, cancellationToken).ConfigureAwait(false);
         connection.Send(new OutboundFrame(result));
         if (connection.TakeCloseAfterResult() is { } close)

@@ -19,11 +19,14 @@ public sealed class FleetOptions
 
 internal sealed class FleetOptionsDefaults : IPostConfigureOptions<FleetOptions>
 {
+    /// <summary>The id of a node that was given none: the machine name and the process id.</summary>
+    public static string DefaultNodeId() => $"{Environment.MachineName}-{Environment.ProcessId}".ToLowerInvariant();
+
     public void PostConfigure(string? name, FleetOptions options)
     {
         if (string.IsNullOrWhiteSpace(options.NodeId))
         {
-            options.NodeId = $"{Environment.MachineName}-{Environment.ProcessId}".ToLowerInvariant();
+            options.NodeId = DefaultNodeId();
         }
     }
 }

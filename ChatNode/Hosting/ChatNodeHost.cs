@@ -108,7 +108,7 @@ public static class ChatNodeHost
         services.TryAddSingleton(TimeProvider.System);
         services.AddMetrics();
         services.TryAddSingleton(sp => new TokenService(sp.GetRequiredService<IOptions<AuthOptions>>().Value, sp.GetRequiredService<TimeProvider>()));
-        services.TryAddSingleton(_ => new PrometheusExporter([Telemetry.MeterName, StorageMetrics.MeterName, "System.Runtime"]));
+        services.AddChatNodeTelemetry(configuration);
 
         services.AddRedisStorage(configuration);
         services.AddSingleton<ILifecycleParticipant, StoreWarmup>();

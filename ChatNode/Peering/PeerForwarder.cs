@@ -69,6 +69,7 @@ public sealed class PeerForwarder : IRemoteDelivery, ILifecycleParticipant
             Frame = UnsafeByteOperations.UnsafeWrap(push.ProtoFrame),
             DeliveryId = push.DeliveryId,
             StoredAtUs = push.StoredAtUs,
+            TraceParent = push.TraceParent ?? "",
         };
         delivery.UserIds.Add(push.UserIds);
         return client.TryEnqueue(delivery);

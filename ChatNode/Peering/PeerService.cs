@@ -1,4 +1,6 @@
+using System.Diagnostics;
 using ChatNode.Delivery;
+using ChatNode.Diagnostics;
 using ChatNode.Protocol;
 using ChatNode.Protocol.Peer;
 using ChatNode.Protocol.V1;
@@ -44,6 +46,10 @@ internal sealed class PeerService : Peer.PeerBase
             var pushed = 0;
             foreach (var delivery in batch.Deliveries)
             {
+                // A traced send continues here: the push is one more span of its trace.
+                using var span = delivery.TraceParent.Length > 0 && ActivityContext.TryParse(delivery.TraceParent, null, out var parent)
+                    ? Telemetry.Source.StartActivity("peer.deliver", ActivityKind.Consumer, parent)
+                    : null;
                 var bytes = delivery.Frame.ToByteArray();
                 var frame = new OutboundFrame(ServerFrame.Parser.ParseFrom(bytes), delivery.DeliveryId, bytes);
                 pushed += _delivery.PushToLocal(delivery.UserIds, new ClientAddress(delivery.ExcludeUserId, delivery.ExcludeClientId), frame, delivery.StoredAtUs);

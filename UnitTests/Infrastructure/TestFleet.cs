@@ -3,30 +3,52 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Net.Sockets;
 using ChatNode.Fleet;
+using ChatNode.Registry;
+using ChatNode.Registry.Memory;
+using ChatNode.Storage.Memory;
 using ChatNode.Registry.Ring;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 
 namespace ChatNode.UnitTests.Infrastructure;
 
 /// <summary>
 /// A fleet of real nodes sharing the test etcd (under a prefix of its own) and Redis Cluster: in-process nodes
-/// (<see cref="TestNode"/>) and, where a test must SIGKILL one, node processes. Everything is stopped on dispose.
+/// (<see cref="TestNode"/>) and, where a test must SIGKILL one, node processes. On <see cref="StoreBackend.Memory"/>
+/// (the fast tier) the in-process nodes share an in-memory store and membership instead. Everything is stopped on dispose.
 /// </summary>
 public sealed class TestFleet : IAsyncDisposable
 {
     private readonly List<NodeProcess> _processes = [];
 
-    private TestFleet(string prefix) => Prefix = prefix;
+    private TestFleet(string prefix, StoreBackend backend)
+    {
+        Prefix = prefix;
+        Backend = backend;
+        if (backend == StoreBackend.Memory)
+        {
+            Store = new InMemoryStore();
+            Membership = new InMemoryMembership();
+        }
+    }
 
     public string Prefix { get; }
+
+    public StoreBackend Backend { get; }
+
+    /// <summary>The store the nodes share on <see cref="StoreBackend.Memory"/>.</summary>
+    public InMemoryStore? Store { get; }
+
+    /// <summary>The membership the nodes share on <see cref="StoreBackend.Memory"/>.</summary>
+    public InMemoryMembership? Membership { get; }
 
     public List<TestNode> Nodes { get; } = [];
 
     public TestNode Seed => Nodes[0];
 
-    public static async Task<TestFleet> StartAsync(int count, IDictionary<string, string?>? settings = null)
+    public static async Task<TestFleet> StartAsync(int count, IDictionary<string, string?>? settings = null, StoreBackend backend = StoreBackend.Redis, Action<IServiceCollection>? services = null)
     {
-        var fleet = new TestFleet($"/chatnode-test/{Guid.NewGuid():N}/");
+        var fleet = new TestFleet($"/chatnode-test/{Guid.NewGuid():N}/", backend) { _services = services };
         try
         {
             for (var i = 0; i < count; i++)
@@ -49,7 +71,7 @@ public sealed class TestFleet : IAsyncDisposable
         var settings = new Dictionary<string, string?>
         {
             ["Node:NodeId"] = nodeId,
-            ["Registry:Endpoints"] = TestEnvironment.EtcdEndpoint,
+            ["Registry:Endpoints"] = Backend == StoreBackend.Memory ? "" : TestEnvironment.EtcdEndpoint,
             ["Registry:Prefix"] = Prefix,
             ["Registry:LeaseTtl"] = "00:00:02",
         };
@@ -63,10 +85,21 @@ public sealed class TestFleet : IAsyncDisposable
 
     public async Task<TestNode> AddNodeAsync(IDictionary<string, string?>? settings = null)
     {
-        var node = await TestNode.StartAsync(Settings($"n{Nodes.Count + _processes.Count}-{Guid.NewGuid():N}"[..12], settings));
+        var all = Settings($"n{Nodes.Count + _processes.Count}-{Guid.NewGuid():N}"[..12], settings);
+        var node = await TestNode.StartAsync(all, Backend, Store, services =>
+        {
+            if (Membership is not null)
+            {
+                services.Replace(ServiceDescriptor.Singleton<IClusterRegistry>(Membership.CreateRegistry(TimeSpan.Parse(all["Registry:LeaseTtl"]!, System.Globalization.CultureInfo.InvariantCulture))));
+            }
+
+            _services?.Invoke(services);
+        });
         Nodes.Add(node);
         return node;
     }
+
+    private Action<IServiceCollection>? _services;
 
     /// <summary>Starts a node as a separate process (so a test can SIGKILL it) and waits until it is ready.</summary>
     public async Task<NodeProcess> AddProcessAsync(IDictionary<string, string?>? settings = null)
@@ -111,6 +144,8 @@ public sealed class TestFleet : IAsyncDisposable
         {
             await node.DisposeAsync();
         }
+
+        Membership?.Dispose();
     }
 }
 

@@ -38,7 +38,8 @@ public sealed class TestNode : IAsyncDisposable
     /// <see cref="StoreBackend.Memory"/> the node keeps its data in <paramref name="store"/> (a new one if none is given)
     /// and has no media store.
     /// </summary>
-    public static async Task<TestNode> StartAsync(IDictionary<string, string?>? settings = null, StoreBackend backend = StoreBackend.Redis, InMemoryStore? store = null)
+    public static async Task<TestNode> StartAsync(
+        IDictionary<string, string?>? settings = null, StoreBackend backend = StoreBackend.Redis, InMemoryStore? store = null, Action<IServiceCollection>? services = null)
     {
         var overrides = new Dictionary<string, string?>
         {
@@ -69,6 +70,8 @@ public sealed class TestNode : IAsyncDisposable
             {
                 builder.Services.UseInMemoryStorage(store ?? new InMemoryStore());
             }
+
+            services?.Invoke(builder.Services);
         });
         await app.StartAsync();
         return new TestNode(app, new Uri(app.ListenUrl()));
