@@ -7,51 +7,24 @@ using Spectre.Console;
 namespace ChatNode.LoadTests;
 
 /// <summary>
-/// The load tool: <c>&lt;scenario&gt; [options]</c> runs one scenario against a fleet (or a local one with --local) and
-/// writes a console summary, report.json and report.html; <c>compare A B</c> prints the ratios of two runs;
-/// <c>suite</c> runs a short set against one local fleet. Exits non-zero when anything confirmed was lost.
+/// The load tool (<see cref="LoadCommands"/>): <c>&lt;scenario&gt; [options]</c> runs one scenario against a fleet (or a
+/// local one with --local) and writes a console summary, report.json and report.html; <c>compare A B</c> prints the
+/// ratios of two runs; <c>suite</c> runs a short set against one local fleet. Exits 1 when anything confirmed was lost
+/// or shown twice, 2 on bad arguments.
 /// </summary>
 public static class Program
 {
     public static async Task<int> Main(string[] args)
     {
-        // scripts/bench.sh still says "bench direct|idle".
-        if (args is ["bench", var legacy, ..])
-        {
-            args = [legacy == "idle" ? "connect" : legacy, .. args[2..]];
-        }
-
-        if (args.Length == 0 || args[0] is "help" or "--help" or "-h")
-        {
-            Console.WriteLine(LoadOptions.Usage);
-            return args.Length == 0 ? 2 : 0;
-        }
-
-        using var cancel = new CancellationTokenSource();
-        Console.CancelKeyPress += (_, e) =>
-        {
-            e.Cancel = true;
-            cancel.Cancel();
-        };
-
-        try
-        {
-            return args[0] switch
-            {
-                "compare" when args.Length == 3 => CompareReports(args[1], args[2]),
-                "suite" => await SuiteAsync(args[1..], cancel.Token),
-                _ => await RunOneAsync(LoadOptions.Parse(args[0], args[1..]), cancel.Token),
-            };
-        }
-        catch (ArgumentException ex)
-        {
-            Console.Error.WriteLine(ex.Message + "\n" + LoadOptions.Usage);
-            return 2;
-        }
+        var result = LoadCommands.Build(RunOneAsync, SuiteAsync, CompareReports).Parse(args);
+        var exitCode = await result.InvokeAsync().ConfigureAwait(false);
+        return result.Errors.Count > 0 ? 2 : exitCode;
     }
 
+    public static Task<int> RunOneAsync(LoadOptions options, CancellationToken cancellationToken) => RunOneAsync(options, null, cancellationToken);
+
     /// <summary>Runs one scenario (starting and stopping a local fleet with --local) and writes its reports.</summary>
-    public static async Task<int> RunOneAsync(LoadOptions options, CancellationToken cancellationToken, LocalFleet? shared = null)
+    public static async Task<int> RunOneAsync(LoadOptions options, LocalFleet? shared, CancellationToken cancellationToken)
     {
         using var scenario = Scenario.Create(options.Scenario);
         LocalFleet? local = null;
@@ -75,7 +48,7 @@ public static class Program
                 throw new ArgumentException("the cluster secret (--secret or CHATNODE_SECRET) is needed to mint tokens");
             }
 
-            var report = await ExecuteAsync(options, scenario, Console.WriteLine, cancellationToken);
+            var report = await LiveProgress.ShowAsync($"{scenario.Name} against {options.Url}", tick => ExecuteAsync(options, scenario, tick, Console.WriteLine, cancellationToken));
             var folder = options.OutputDirectory ?? Path.Combine("build", "load-results", $"{DateTime.UtcNow:yyyyMMdd-HHmmss}-{scenario.Name}");
             Directory.CreateDirectory(folder);
             await File.WriteAllTextAsync(Path.Combine(folder, "report.json"), report.ToJson(), CancellationToken.None);
@@ -93,13 +66,13 @@ public static class Program
         }
     }
 
-    /// <summary>Runs a scenario to its report; used by the console and by the test suite.</summary>
-    public static async Task<RunReport> ExecuteAsync(LoadOptions options, Scenario scenario, Action<string> progress, CancellationToken cancellationToken)
+    /// <summary>Runs a scenario to its report, handing a progress snapshot to <paramref name="tick"/> every second; used by the console and by the test suite.</summary>
+    public static async Task<RunReport> ExecuteAsync(LoadOptions options, Scenario scenario, Action<ProgressSnapshot> tick, Action<string> log, CancellationToken cancellationToken)
     {
         await using var context = new LoadContext(options);
         var started = DateTimeOffset.UtcNow;
         var cpuBefore = options.WatchPids.ToDictionary(p => p, ProcessStats.CpuSeconds);
-        var runner = new LoadRunner(context, scenario, progress);
+        var runner = new LoadRunner(context, scenario, tick);
         await runner.RunAsync(cancellationToken);
         var delivered = Math.Max(1, context.Stats.Delivered);
         var cpu = options.WatchPids
@@ -109,15 +82,14 @@ public static class Program
         var lost = context.Stats.Completeness.Lost();
         foreach (var (messageId, recipient) in lost.Take(20))
         {
-            progress($"  LOST: message {messageId} never reached {recipient}");
+            log($"  LOST: message {messageId} never reached {recipient}");
         }
 
         return RunReport.Build(context, scenario.Name, started, runner.MeasuredSeconds, scenario.Extra, cpu);
     }
 
-    private static async Task<int> SuiteAsync(string[] args, CancellationToken cancellationToken)
+    private static async Task<int> SuiteAsync(int nodes, CancellationToken cancellationToken)
     {
-        var nodes = args is ["--local", var n, ..] && int.TryParse(n, CultureInfo.InvariantCulture, out var count) ? count : 3;
         await using var fleet = await LocalFleet.StartAsync(nodes, Console.WriteLine);
         var stamp = DateTime.UtcNow.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture);
         var runs = new (string Scenario, string[] Args)[]
@@ -132,7 +104,7 @@ public static class Program
         foreach (var (scenario, runArgs) in runs)
         {
             var options = LoadOptions.Parse(scenario, [.. runArgs, "--out", Path.Combine("build", "load-results", $"{stamp}-suite", scenario)]);
-            failures += await RunOneAsync(options, cancellationToken, fleet) == 0 ? 0 : 1;
+            failures += await RunOneAsync(options, fleet, cancellationToken) == 0 ? 0 : 1;
         }
 
         Console.WriteLine($"suite reports: {Path.GetFullPath(Path.Combine("build", "load-results", $"{stamp}-suite"))}/<scenario>/report.html");

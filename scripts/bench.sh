@@ -62,5 +62,5 @@ for i in $(seq 0 $((NODES - 1))); do
 done
 
 redis_pids=$(cat "$CHATNODE_BUILD"/redis/*/redis.pid 2>/dev/null | paste -sd, -)
-dotnet LoadTests/bin/Release/net10.0/ChatNode.LoadTests.dll bench "$scenario" \
+dotnet LoadTests/bin/Release/net10.0/ChatNode.LoadTests.dll "$([[ $scenario == idle ]] && echo connect || echo "$scenario")" \
     --url ws://127.0.0.1:8090/ws --watch-pids "$(IFS=,; echo "${node_pids[*]}"),$redis_pids" "$@"

@@ -69,7 +69,14 @@ public static class ChatNodeHost
         // Defaults below every other source: per-request hosting logs are noise on a chat node.
         builder.Configuration.Sources.Insert(0, new MemoryConfigurationSource
         {
-            InitialData = new Dictionary<string, string?> { ["Logging:LogLevel:Microsoft.AspNetCore"] = "Warning" },
+            InitialData = new Dictionary<string, string?>
+            {
+                ["Logging:LogLevel:Microsoft.AspNetCore"] = "Warning",
+
+                // A start that fails is reported once by the command (a clear message for a bad setting or a taken
+                // port), not again with a stack trace by the host.
+                ["Logging:LogLevel:Microsoft.Extensions.Hosting.Internal.Host"] = "Critical",
+            },
         });
         AddChatNodeConfiguration(builder.Configuration, overrides);
 

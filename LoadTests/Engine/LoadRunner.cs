@@ -6,13 +6,16 @@ namespace ChatNode.LoadTests.Engine;
 /// <summary>
 /// Runs a scenario: setup, warm-up (load not measured), the measured load (open loop at a rate, optionally ramped, or
 /// closed loop at a concurrency), the scenario's after-load step, then waits (bounded) for every confirmed message to
-/// arrive. Sending stops at the duration or the message cap, whichever comes first.
+/// arrive. Sending stops at the duration or the message cap, whichever comes first. Every second it hands a
+/// <see cref="ProgressSnapshot"/> to <paramref name="progress"/>.
 /// </summary>
-public sealed class LoadRunner(LoadContext context, Scenario scenario, Action<string>? progress = null)
+public sealed class LoadRunner(LoadContext context, Scenario scenario, Action<ProgressSnapshot> progress)
 {
-    private readonly Action<string> _progress = progress ?? Console.WriteLine;
     private long _next;
     private readonly Stopwatch _measured = new();
+    private string _phase = "setup";
+    private DateTime? _phaseEnds;
+    private string? _note;
 
     /// <summary>Seconds from the end of the warm-up to the end of the drain: the base of the reported rates.</summary>
     public double MeasuredSeconds => _measured.Elapsed.TotalSeconds;
@@ -21,15 +24,16 @@ public sealed class LoadRunner(LoadContext context, Scenario scenario, Action<st
     {
         var stats = context.Stats;
         var options = context.Options;
-        var setup = Stopwatch.StartNew();
-        await scenario.SetupAsync(context, cancellationToken);
-        _progress($"{scenario.Name}: set up {stats.Connected:N0} clients in {setup.Elapsed.TotalSeconds:0.0}s");
         using var reporter = new CancellationTokenSource();
         var reporting = ReportAsync(reporter.Token);
         try
         {
+            var setup = Stopwatch.StartNew();
+            await scenario.SetupAsync(context, cancellationToken);
+            _note = $"{scenario.Name}: set up {stats.Connected:N0} clients in {setup.Elapsed.TotalSeconds:0.0}s";
             if (scenario.OwnsLoad)
             {
+                Phase("load", options.Duration);
                 _measured.Start();
                 await scenario.RunAsync(context, cancellationToken);
                 _measured.Stop();
@@ -38,13 +42,16 @@ public sealed class LoadRunner(LoadContext context, Scenario scenario, Action<st
 
             if (options.Warmup > TimeSpan.Zero)
             {
+                Phase("warmup", options.Warmup);
                 stats.Measuring = false;
                 await LoadAsync(options.Warmup, ramp: TimeSpan.Zero, cancellationToken);
                 stats.Measuring = true;
             }
 
+            Phase("load", options.Duration);
             _measured.Start();
             await LoadAsync(options.Duration, options.Ramp, cancellationToken);
+            Phase("drain", null);
             await scenario.AfterLoadAsync(context, cancellationToken);
             var drain = Stopwatch.StartNew();
             while (!stats.Completeness.IsComplete && drain.Elapsed < TimeSpan.FromSeconds(30) && !cancellationToken.IsCancellationRequested)
@@ -56,9 +63,17 @@ public sealed class LoadRunner(LoadContext context, Scenario scenario, Action<st
         }
         finally
         {
+            Phase("done", null);
             await reporter.CancelAsync();
             await reporting;
+            progress(Snapshot(0));
         }
+    }
+
+    private void Phase(string phase, TimeSpan? length)
+    {
+        _phase = phase;
+        _phaseEnds = length is { } l ? DateTime.UtcNow + l : null;
     }
 
     private async Task LoadAsync(TimeSpan duration, TimeSpan ramp, CancellationToken cancellationToken)
@@ -132,7 +147,6 @@ public sealed class LoadRunner(LoadContext context, Scenario scenario, Action<st
 
     private async Task ReportAsync(CancellationToken stop)
     {
-        var stats = context.Stats;
         long lastDelivered = 0;
         var last = Stopwatch.GetTimestamp();
         while (!stop.IsCancellationRequested)
@@ -146,13 +160,23 @@ public sealed class LoadRunner(LoadContext context, Scenario scenario, Action<st
                 break;
             }
 
-            var delivered = stats.Delivered;
+            var delivered = context.Stats.Delivered;
             var rate = (delivered - lastDelivered) / Stopwatch.GetElapsedTime(last).TotalSeconds;
             last = Stopwatch.GetTimestamp();
             lastDelivered = delivered;
-            var p99 = stats.DeliveryLatency.TotalCount > 0 ? RunStats.Milliseconds(stats.DeliveryLatency.GetValueAtPercentile(99)) : 0;
-            _progress($"  {stats.Elapsed.TotalSeconds,5:0}s {(stats.Measuring ? "load  " : "warmup")} sent {stats.Sent,9:N0} in flight {stats.InFlight,6:N0} " +
-                $"errors {stats.Failed,5:N0} delivered {delivered,9:N0} ({rate,8:N0}/s) connected {stats.Connected,6:N0} p99 {p99,7:0.0} ms");
+            progress(Snapshot(rate));
         }
+    }
+
+    private ProgressSnapshot Snapshot(double rate)
+    {
+        var stats = context.Stats;
+        var latency = stats.DeliveryLatency;
+        var (p50, p99) = latency.TotalCount > 0
+            ? (RunStats.Milliseconds(latency.GetValueAtPercentile(50)), RunStats.Milliseconds(latency.GetValueAtPercentile(99)))
+            : (0, 0);
+        var remaining = _phaseEnds is { } ends ? ends - DateTime.UtcNow : (TimeSpan?)null;
+        return new ProgressSnapshot(stats.Elapsed, _phase, remaining < TimeSpan.Zero ? TimeSpan.Zero : remaining, stats.Sent, stats.InFlight, stats.Failed,
+            stats.Delivered, rate, p50, p99, stats.Connected, Interlocked.Exchange(ref _note, null));
     }
 }

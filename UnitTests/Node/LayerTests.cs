@@ -42,7 +42,7 @@ public sealed partial class LayerTests
         foreach (var file in files)
         {
             var relative = Path.GetRelativePath(root, file);
-            var folder = relative.Contains(Path.DirectorySeparatorChar) ? relative[..relative.IndexOf(Path.DirectorySeparatorChar)] : "Cli";
+            var folder = relative.Contains(Path.DirectorySeparatorChar) ? relative[..relative.IndexOf(Path.DirectorySeparatorChar)] : "(root)";
             Assert.That(rank.ContainsKey(folder), Is.True, $"{relative}: folder {folder} has no place in the layers; add it to LayerTests and docs/architecture.md");
             foreach (Match match in Reference().Matches(File.ReadAllText(file)))
             {
