@@ -2,7 +2,7 @@
 # Local backing services for chatnode: Redis Cluster (3 masters + 3 replicas), etcd, s3rver.
 # Everything listens on 127.0.0.1 and keeps its data, logs and pid files under $CHATNODE_BUILD.
 #
-#   services.sh install                      install missing packages (apt) and s3rver (npm)
+#   services.sh install                      install missing packages (apt), s3rver and the deploy check (npm)
 #   services.sh start  [redis|etcd|s3|all]   start fresh (data wiped); no-op if already running
 #   services.sh stop   [redis|etcd|s3|all]   stop what this script started, by pid file
 #   services.sh resume etcd                  start etcd again keeping its data (after a stop)
@@ -18,6 +18,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BUILD=$(realpath -m "${CHATNODE_BUILD:-$ROOT/build}")
 S3_DIR=$ROOT/scripts/s3
 S3RVER=$S3_DIR/node_modules/.bin/s3rver
+DEPLOY_CHECK_DIR=$ROOT/scripts/deploy-check
 
 REDIS_BASE=${CHATNODE_REDIS_BASE_PORT:-7101}
 mapfile -t REDIS_PORTS < <(seq "$REDIS_BASE" $((REDIS_BASE + 5)))
@@ -95,13 +96,21 @@ cmd_install() {
             show_log "$aptlog"; die "apt-get failed"
         fi
     fi
-    if [[ -x $S3RVER ]]; then
-        ((${#pkgs[@]})) || log "nothing to install"
-    else
+    local npm_done=0
+    if [[ ! -x $S3RVER ]]; then
         log "npm install s3rver (scripts/s3)"
         (cd "$S3_DIR" && npm install --no-audit --no-fund --loglevel=error) >"$BUILD/npm-install.log" 2>&1 ||
             { show_log "$BUILD/npm-install.log"; die "npm install failed"; }
+        npm_done=1
     fi
+    # The offline Dockerfile and k8s/ check (scripts/deploy-check/check.mjs), run by the unit tests.
+    if [[ ! -d $DEPLOY_CHECK_DIR/node_modules ]]; then
+        log "npm install deploy check (scripts/deploy-check)"
+        (cd "$DEPLOY_CHECK_DIR" && npm install --no-audit --no-fund --loglevel=error) >"$BUILD/npm-install.log" 2>&1 ||
+            { show_log "$BUILD/npm-install.log"; die "npm install failed"; }
+        npm_done=1
+    fi
+    ((${#pkgs[@]} || npm_done)) || log "nothing to install"
 }
 
 # ---------------------------------------------------------------- redis
