@@ -29,8 +29,11 @@ public interface IClusterRegistry : IAsyncDisposable
     /// </summary>
     Task RegisterAsync(NodeInfo self, CancellationToken cancellationToken);
 
-    /// <summary>Changes this node's advertised record (its state); completes once the membership shows the change.</summary>
-    Task SetStateAsync(NodeState state, CancellationToken cancellationToken);
+    /// <summary>
+    /// Replaces this node's record (same node id and generation; a new state or progress) under the same lease;
+    /// completes once the membership shows the change (or the start timeout passed).
+    /// </summary>
+    Task UpdateAsync(NodeInfo self, CancellationToken cancellationToken);
 
     /// <summary>Removes this node from the membership at once (revokes its lease). Idempotent.</summary>
     Task DeregisterAsync(CancellationToken cancellationToken);

@@ -19,13 +19,9 @@ public sealed class StaticRegistry : IClusterRegistry
         return Task.CompletedTask;
     }
 
-    public Task SetStateAsync(NodeState state, CancellationToken cancellationToken)
+    public Task UpdateAsync(NodeInfo self, CancellationToken cancellationToken)
     {
-        if (Current.Members is [var self, ..])
-        {
-            _ring.Publish(new RingSnapshot(Current.Epoch + 1, [self with { State = state }]));
-        }
-
+        _ring.Publish(new RingSnapshot(Current.Epoch + 1, [self]));
         return Task.CompletedTask;
     }
 

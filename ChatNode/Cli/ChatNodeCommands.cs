@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.CommandLine.Parsing;
 using ChatNode.Auth;
+using ChatNode.Endpoints;
 using ChatNode.Fleet;
 using ChatNode.Hosting;
 using ChatNode.Registry;
@@ -34,6 +35,7 @@ public static class ChatNodeCommands
         root.Subcommands.Add(Token());
         root.Subcommands.Add(Ring());
         root.Subcommands.Add(Route());
+        root.Subcommands.Add(Drain());
         return root;
     }
 
@@ -121,14 +123,7 @@ public static class ChatNodeCommands
                 return 2;
             }
 
-            var shares = snapshot.Current.Shares();
-            Console.WriteLine($"epoch {snapshot.Epoch}, {snapshot.Members.Count} members");
-            Console.WriteLine($"{"node",-24} {"state",-9} {"share",7} {"vnodes",6}  websocket / peer");
-            foreach (var member in snapshot.Members)
-            {
-                var share = shares.TryGetValue(member.NodeId, out var value) ? value : 0;
-                Console.WriteLine($"{member.NodeId,-24} {member.State,-9} {share,7:P1} {member.VirtualNodes,6}  {member.WebSocketUrl} / {member.PeerUrl}");
-            }
+            PrintRing(snapshot);
 
             return 0;
         });
@@ -159,6 +154,121 @@ public static class ChatNodeCommands
             return 0;
         });
         return route;
+    }
+
+    private static Command Drain()
+    {
+        var node = new Argument<string>("NODE") { Description = "The id of the node to drain (chatnode ring lists them)." };
+        var rate = new Option<int>("--rate") { Description = "Connections moved per second (default: spread over Node:HandoffWindow, at most Node:HandoffMaxRate)." };
+        var wait = new Option<bool>("--wait") { Description = "Wait until the node has left the fleet, showing its progress (at most Node:DrainTimeout and a minute)." };
+        rate.Validators.Add(r => { if (r.GetValueOrDefault<int>() < 0) { r.AddError("--rate must be positive"); } });
+        var drain = new Command("drain", "Drain a node: it leaves the target ring, moves its clients to their new owners at the handoff pace, then leaves the fleet and exits.") { node, rate, wait };
+        drain.TreatUnmatchedTokensAsErrors = false;
+        drain.SetAction(async (result, cancellationToken) =>
+        {
+            if (ConfigurationArguments(result) is not { } settings || await ReadRingAsync(result, cancellationToken).ConfigureAwait(false) is not { } snapshot)
+            {
+                return 2;
+            }
+
+            var id = result.GetValue(node)!;
+            if (snapshot.Find(id) is not { } member)
+            {
+                Console.Error.WriteLine($"no node '{id}' in the fleet (epoch {snapshot.Epoch}): {string.Join(", ", snapshot.Members.Select(m => m.NodeId))}");
+                return 2;
+            }
+
+            var configuration = Configuration(settings);
+            var secret = configuration.GetSection(AuthOptions.Section).Get<AuthOptions>() ?? new AuthOptions();
+            if (secret.Problem() is { } problem)
+            {
+                Console.Error.WriteLine(problem);
+                return 2;
+            }
+
+            var (time, signature) = new AdminAuth(Options.Create(secret), TimeProvider.System).Sign("drain", id);
+            var url = new UriBuilder(member.WebSocketUrl) { Scheme = member.WebSocketUrl.StartsWith("wss", StringComparison.Ordinal) ? "https" : "http", Path = "/v1/admin/drain" };
+            if (result.GetValue(rate) is > 0 and var perSecond)
+            {
+                url.Query = "rate=" + perSecond.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            }
+
+            using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
+            using var request = new HttpRequestMessage(HttpMethod.Post, url.Uri);
+            request.Headers.Add(AdminAuth.TimeHeader, time);
+            request.Headers.Add(AdminAuth.SignatureHeader, signature);
+            HttpResponseMessage response;
+            try
+            {
+                response = await http.SendAsync(request, cancellationToken).ConfigureAwait(false);
+            }
+            catch (HttpRequestException ex)
+            {
+                Console.Error.WriteLine($"{id} at {url.Uri} did not answer: {ex.Message}");
+                return 1;
+            }
+
+            using (response)
+            {
+                var body = await response.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false);
+                Console.WriteLine($"{id}: {(int)response.StatusCode} {body}");
+                if (!response.IsSuccessStatusCode)
+                {
+                    return 1;
+                }
+            }
+
+            return result.GetValue(wait) ? await WaitForLeaveAsync(result, id, cancellationToken).ConfigureAwait(false) : 0;
+        });
+        return drain;
+    }
+
+    // Shows the draining node's progress once a second until it has left the fleet.
+    private static async Task<int> WaitForLeaveAsync(ParseResult result, string nodeId, CancellationToken cancellationToken)
+    {
+        var settings = ConfigurationArguments(result)!;
+        var configuration = Configuration(settings);
+        var registry = configuration.GetSection(RegistryOptions.Section).Get<RegistryOptions>() ?? new RegistryOptions();
+        var fleet = configuration.GetSection(FleetOptions.Section).Get<FleetOptions>() ?? new FleetOptions();
+        registry.StartTimeout = TimeSpan.FromSeconds(5);
+        await using var watcher = new EtcdRegistry(Options.Create(registry), NullLogger<EtcdRegistry>.Instance);
+        await watcher.StartAsync(cancellationToken).ConfigureAwait(false);
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        deadline.CancelAfter(fleet.DrainTimeout + TimeSpan.FromMinutes(1));
+        try
+        {
+            await foreach (var snapshot in watcher.WatchAsync(deadline.Token).ConfigureAwait(false))
+            {
+                if (snapshot.Find(nodeId) is not { } member)
+                {
+                    Console.WriteLine($"{nodeId} left the fleet (epoch {snapshot.Epoch})");
+                    return 0;
+                }
+
+                Console.WriteLine($"{nodeId}: {member.State}, {member.ConnectionsLeft} connections left (epoch {snapshot.Epoch})");
+            }
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+        }
+
+        Console.Error.WriteLine($"{nodeId} has not left the fleet yet");
+        return 1;
+    }
+
+    private static void PrintRing(RingSnapshot snapshot)
+    {
+        var shares = snapshot.Current.Shares();
+        var targetShares = snapshot.Target.Shares();
+        Console.WriteLine($"epoch {snapshot.Epoch}, {snapshot.Members.Count} members");
+        Console.WriteLine($"{"node",-24} {"state",-9} {"share",7} {"target",7} {"vnodes",6} {"moving",7}  websocket / peer");
+        foreach (var member in snapshot.Members)
+        {
+            var share = shares.TryGetValue(member.NodeId, out var value) ? value : 0;
+            var target = targetShares.TryGetValue(member.NodeId, out var targetValue) ? targetValue : 0;
+            var moving = member.State == NodeState.Draining ? member.ConnectionsLeft.ToString("N0", System.Globalization.CultureInfo.InvariantCulture) : "";
+            Console.WriteLine($"{member.NodeId,-24} {member.State,-9} {share,7:P1} {target,7:P1} {member.VirtualNodes,6} {moving,7}  {member.WebSocketUrl} / {member.PeerUrl}");
+        }
     }
 
     /// <summary>Reads the fleet's membership once from etcd; null (after saying why) when there is none to read.</summary>

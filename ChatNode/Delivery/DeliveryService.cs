@@ -60,28 +60,33 @@ public sealed class DeliveryService
     }
 
     /// <summary>
-    /// Pushes to every connected client of <paramref name="users"/>, except the sender's: users this node owns
-    /// directly, the others through a peer stream to their owner (best effort: the inbox already holds the item).
+    /// Pushes to every connected client of <paramref name="users"/>, except the sender's, wherever the client is: on this
+    /// node for the users it owns, through a peer stream to the owner for the others. While a user moves between nodes
+    /// (its current and target owners differ) the push goes to both (dual write), so that no client waits for the resync
+    /// sweep because of a transition; clients drop the second copy by message id. Best effort: the inbox already holds
+    /// the item.
     /// </summary>
     public void Push(IReadOnlyCollection<string> users, ClientAddress sender, OutboundFrame push, long storedAtUs)
     {
+        var view = _ownership.View;
         List<string>? local = null;
         Dictionary<string, (NodeInfo Owner, List<string> Users)>? remote = null;
         foreach (var user in users)
         {
-            if (_ownership.IsLocal(user, out var owner))
+            var (current, target) = view.PushOwners(user);
+            if (current is null)
             {
+                // No ring yet: this node serves everyone.
                 (local ??= []).Add(user);
                 continue;
             }
 
-            remote ??= new(StringComparer.Ordinal);
-            if (!remote.TryGetValue(owner!.NodeId, out var entry))
+            // One owner outside a transition; both while the user moves (dual write).
+            var here = Route(current, user, view.SelfId, ref remote) | (target is not null && Route(target, user, view.SelfId, ref remote));
+            if (here)
             {
-                remote[owner.NodeId] = entry = (owner, []);
+                (local ??= []).Add(user);
             }
-
-            entry.Users.Add(user);
         }
 
         if (local is not null)
@@ -95,9 +100,27 @@ public sealed class DeliveryService
             var traceParent = Telemetry.CurrentTraceParent();
             foreach (var (owner, remoteUsers) in remote.Values)
             {
-                _remote.Forward(owner, new RemotePush(remoteUsers, sender, frame, push.DeliveryId ?? "", storedAtUs, traceParent));
+                _remote.Forward(owner, new RemotePush(remoteUsers, sender, frame, push.DeliveryId ?? "", storedAtUs, view.Epoch, traceParent));
             }
         }
+    }
+
+    // Adds the user to its owner's remote group; true when the owner is this node.
+    private static bool Route(NodeInfo owner, string user, string selfId, ref Dictionary<string, (NodeInfo Owner, List<string> Users)>? remote)
+    {
+        if (owner.NodeId == selfId)
+        {
+            return true;
+        }
+
+        remote ??= new(StringComparer.Ordinal);
+        if (!remote.TryGetValue(owner.NodeId, out var entry))
+        {
+            remote[owner.NodeId] = entry = (owner, []);
+        }
+
+        entry.Users.Add(user);
+        return false;
     }
 
     /// <summary>Pushes to this node's connections of <paramref name="users"/>, except the sender's; returns how many.</summary>

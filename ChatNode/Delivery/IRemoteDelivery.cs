@@ -6,9 +6,11 @@ namespace ChatNode.Delivery;
 /// <summary>
 /// One live push for users another node owns: the push frame already serialized as protobuf (the receiving node
 /// passes those bytes through to its protobuf clients), the users, and the client that caused it (which gets its
-/// request result instead), and the W3C traceparent of the send when it is traced.
+/// request result instead), the ring epoch the push was routed by (the receiver fences by it), and the W3C traceparent
+/// of the send when it is traced.
 /// </summary>
-public sealed record RemotePush(IReadOnlyList<string> UserIds, ClientAddress Sender, ReadOnlyMemory<byte> ProtoFrame, string DeliveryId, long StoredAtUs, string? TraceParent = null);
+public sealed record RemotePush(
+    IReadOnlyList<string> UserIds, ClientAddress Sender, ReadOnlyMemory<byte> ProtoFrame, string DeliveryId, long StoredAtUs, long Epoch, string? TraceParent = null);
 
 /// <summary>
 /// How a live push leaves this node for the node that owns its users. Best effort: the store already holds every

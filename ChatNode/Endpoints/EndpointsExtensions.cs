@@ -9,6 +9,8 @@ public static class EndpointsExtensions
     public static IServiceCollection AddEndpoints(this IServiceCollection services)
     {
         services.TryAddSingleton<WebSocketEndpoint>();
+        services.TryAddSingleton<ConnectRouter>();
+        services.TryAddSingleton<AdminAuth>();
         return services;
     }
 }

@@ -1,6 +1,7 @@
 using ChatNode.Auth;
 using ChatNode.Fleet;
 using ChatNode.Peering;
+using ChatNode.Registry.Ring;
 using ChatNode.Storage;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
@@ -10,8 +11,8 @@ using Microsoft.Extensions.Hosting;
 namespace ChatNode.Endpoints;
 
 /// <summary>
-/// The node's routes: <c>/ws</c> (clients), the peer gRPC service, <c>/healthz</c>, <c>/readyz</c>, <c>/v1/route</c> and
-/// <c>/metrics</c>. docs/protocol.md and docs/operations.md describe each.
+/// The node's routes: <c>/ws</c> (clients), the peer gRPC service, <c>/healthz</c>, <c>/readyz</c>, <c>/v1/route</c>,
+/// <c>/v1/admin/drain</c> and <c>/metrics</c>. docs/protocol.md and docs/operations.md describe each.
 /// </summary>
 public static class HttpEndpoints
 {
@@ -22,10 +23,12 @@ public static class HttpEndpoints
         app.MapGet("/healthz", () => Results.Text("ok\n"));
         app.MapGet("/v1/route", Route);
         app.MapGet("/readyz", ReadyAsync);
+        app.MapPost("/v1/admin/drain", Drain);
         app.MapPrometheusScrapingEndpoint("/metrics");
         return app;
     }
 
+    // The node a client of the user should connect to: its target owner (where it belongs once transitions finish).
     private static IResult Route(string? user, Ownership ownership)
     {
         if (!Ids.IsValidUserId(user))
@@ -33,20 +36,21 @@ public static class HttpEndpoints
             return Results.Json(new RouteError("user must be a valid user id"), RouteContext.Default.RouteError, statusCode: StatusCodes.Status400BadRequest);
         }
 
-        var owner = ownership.OwnerOf(user) ?? ownership.Self;
+        var view = ownership.View;
+        var owner = view.TargetOwner(user);
         return owner is null
             ? Results.Json(new RouteError("no node owns users yet"), RouteContext.Default.RouteError, statusCode: StatusCodes.Status503ServiceUnavailable)
-            : Results.Json(new RouteAnswer(user, owner.NodeId, owner.WebSocketUrl, ownership.Ring.Epoch), RouteContext.Default.RouteAnswer);
+            : Results.Json(new RouteAnswer(user, owner.NodeId, owner.WebSocketUrl, view.Epoch), RouteContext.Default.RouteAnswer);
     }
 
-    private static async Task<IResult> ReadyAsync(IStoreHealth store, IHostApplicationLifetime lifetime, Ownership ownership, CancellationToken ct)
+    private static async Task<IResult> ReadyAsync(IStoreHealth store, IHostApplicationLifetime lifetime, NodeLifecycle node, CancellationToken ct)
     {
-        if (lifetime.ApplicationStopping.IsCancellationRequested)
+        if (lifetime.ApplicationStopping.IsCancellationRequested || node.State is NodeState.Draining or NodeLifecycle.LeftState)
         {
-            return Results.Text("stopping\n", statusCode: StatusCodes.Status503ServiceUnavailable);
+            return Results.Text("draining\n", statusCode: StatusCodes.Status503ServiceUnavailable);
         }
 
-        if (ownership.Self is null)
+        if (node.State is null)
         {
             return Results.Text("not registered in the fleet yet\n", statusCode: StatusCodes.Status503ServiceUnavailable);
         }
@@ -54,13 +58,34 @@ public static class HttpEndpoints
         var (ready, reason) = await store.CheckAsync(ct).ConfigureAwait(false);
         return Results.Text(reason + "\n", statusCode: ready ? StatusCodes.Status200OK : StatusCodes.Status503ServiceUnavailable);
     }
+
+    // Starts this node's drain (chatnode drain NODE): signed with the cluster secret for this node, within two minutes.
+    private static IResult Drain(HttpRequest request, int? rate, NodeLifecycle node, Ownership ownership, AdminAuth auth)
+    {
+        if (!auth.Verify("drain", ownership.NodeId, request.Headers[AdminAuth.TimeHeader], request.Headers[AdminAuth.SignatureHeader]))
+        {
+            return Results.Json(new RouteError("bad or expired admin signature for this node"), RouteContext.Default.RouteError, statusCode: StatusCodes.Status401Unauthorized);
+        }
+
+        if (rate is < 0)
+        {
+            return Results.Json(new RouteError("rate must be a positive number of connections per second"), RouteContext.Default.RouteError, statusCode: StatusCodes.Status400BadRequest);
+        }
+
+        var accepted = node.RequestDrain(rate ?? 0);
+        var answer = new DrainAnswer(ownership.NodeId, (node.State ?? NodeState.Joining).ToString(), accepted);
+        return Results.Json(answer, RouteContext.Default.DrainAnswer, statusCode: accepted ? StatusCodes.Status202Accepted : StatusCodes.Status409Conflict);
+    }
 }
 
 internal sealed record RouteAnswer(string User, string NodeId, string Url, long Epoch);
 
 internal sealed record RouteError(string Error);
 
+internal sealed record DrainAnswer(string NodeId, string State, bool Started);
+
 [System.Text.Json.Serialization.JsonSourceGenerationOptions(PropertyNamingPolicy = System.Text.Json.Serialization.JsonKnownNamingPolicy.CamelCase)]
 [System.Text.Json.Serialization.JsonSerializable(typeof(RouteAnswer))]
 [System.Text.Json.Serialization.JsonSerializable(typeof(RouteError))]
+[System.Text.Json.Serialization.JsonSerializable(typeof(DrainAnswer))]
 internal sealed partial class RouteContext : System.Text.Json.Serialization.JsonSerializerContext;

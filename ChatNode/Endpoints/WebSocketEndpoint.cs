@@ -41,6 +41,7 @@ public sealed class WebSocketEndpoint : IDisposable
     private readonly CancellationToken _stopping;
     private readonly PartitionedRateLimiter<long> _rateLimiter;
     private readonly Ownership _ownership;
+    private readonly ConnectRouter _router;
 
     public WebSocketEndpoint(
         TokenService tokens,
@@ -56,9 +57,11 @@ public sealed class WebSocketEndpoint : IDisposable
         TimeProvider time,
         IHostApplicationLifetime lifetime,
         Ownership ownership,
+        ConnectRouter router,
         ILogger<WebSocketEndpoint> logger)
     {
         _ownership = ownership;
+        _router = router;
         _tokens = tokens;
         _clients = clients;
         _registry = registry;
@@ -107,11 +110,12 @@ public sealed class WebSocketEndpoint : IDisposable
             return;
         }
 
-        // A node serves only the users it owns: others learn where to go, before anything is registered here.
-        if (!_ownership.IsLocal(identity.UserId, out var owner) && owner is not null)
+        // A node serves only the users it is the target owner of: others learn where to go, before anything is
+        // registered here.
+        if (await _router.RouteAsync(identity.UserId, context.Request.Query[ConnectRouter.EpochParameter], context.RequestAborted).ConfigureAwait(false) is var (owner, epoch))
         {
             using var redirected = await context.WebSockets.AcceptWebSocketAsync(subprotocol).ConfigureAwait(false);
-            await redirected.SendAsync(FrameCodec.Encode(Frames.Redirect(owner.WebSocketUrl, owner.NodeId), encoding), FrameCodec.MessageType(encoding), true, context.RequestAborted).ConfigureAwait(false);
+            await redirected.SendAsync(FrameCodec.Encode(Frames.Redirect(owner.WebSocketUrl, owner.NodeId, epoch), encoding), FrameCodec.MessageType(encoding), true, context.RequestAborted).ConfigureAwait(false);
             await redirected.CloseOutputAsync((WebSocketCloseStatus)(int)CloseCode.Redirect, "user owned by " + owner.NodeId, context.RequestAborted).ConfigureAwait(false);
             _fleetMetrics.Redirected();
             return;

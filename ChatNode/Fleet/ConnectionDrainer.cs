@@ -8,7 +8,7 @@ namespace ChatNode.Fleet;
 /// <summary>
 /// Closes every connection with <see cref="CloseCode.Shutdown"/> after flushing what is queued, and waits (up to
 /// <see cref="ConnectionOptions.ShutdownTimeout"/>) for them to end, then aborts the rest. What is unacknowledged stays
-/// in the inboxes. Called by <see cref="FleetMembership"/> when the node stops, after it left the ring.
+/// in the inboxes. Called by <see cref="NodeLifecycle"/> at the end of a drain, after the node left the ring.
 /// </summary>
 internal sealed class ConnectionDrainer
 {

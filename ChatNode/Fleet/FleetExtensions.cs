@@ -9,7 +9,10 @@ namespace ChatNode.Fleet;
 
 public static class FleetExtensions
 {
-    /// <summary>Registers the node's place in the fleet: the registry, ownership, ring following, registration and drain.</summary>
+    /// <summary>
+    /// Registers the node's place in the fleet: the registry, the ownership views, ring following, the handoff loop and
+    /// the node's lifecycle (join, drain). The peer directory (<see cref="IPeerDirectory"/>) comes from the peering layer.
+    /// </summary>
     public static IServiceCollection AddFleet(this IServiceCollection services, IConfiguration configuration)
     {
         services.AddOptions<FleetOptions>().Bind(configuration.GetSection(FleetOptions.Section)).ValidateOnStart();
@@ -19,8 +22,11 @@ public static class FleetExtensions
         services.TryAddSingleton<FleetMetrics>();
         services.TryAddSingleton<Ownership>();
         services.TryAddSingleton<ConnectionDrainer>();
+        services.TryAddSingleton<HandoffLoop>();
+        services.TryAddSingleton<NodeLifecycle>();
         services.AddSingleton<ILifecycleParticipant, RingFollower>();
-        services.AddSingleton<ILifecycleParticipant, FleetMembership>();
+        services.AddSingleton<ILifecycleParticipant>(sp => sp.GetRequiredService<HandoffLoop>());
+        services.AddSingleton<ILifecycleParticipant>(sp => sp.GetRequiredService<NodeLifecycle>());
         return services;
     }
 }

@@ -1,3 +1,4 @@
+using ChatNode.Registry.Ring;
 using Microsoft.Extensions.Logging;
 
 namespace ChatNode.Fleet;
@@ -16,4 +17,22 @@ internal static partial class FleetLog
 
     [LoggerMessage(EventId = 1201, Level = LogLevel.Error, Message = "Following ring epoch {Epoch} failed")]
     public static partial void RebalanceFailed(ILogger logger, long epoch, Exception exception);
+
+    [LoggerMessage(EventId = 1202, Level = LogLevel.Information, Message = "Handed {Count} connections over to their new owners (ring epoch {Epoch})")]
+    public static partial void HandedOff(ILogger logger, int count, long epoch);
+
+    [LoggerMessage(EventId = 1203, Level = LogLevel.Information, Message = "Node {NodeId} is {State} (ring epoch {Epoch})")]
+    public static partial void StateChanged(ILogger logger, string nodeId, NodeState state, long epoch);
+
+    [LoggerMessage(EventId = 1204, Level = LogLevel.Information, Message = "Draining: {Connections} connections to move, at most {Rate}/s")]
+    public static partial void Draining(ILogger logger, int connections, int rate);
+
+    [LoggerMessage(EventId = 1205, Level = LogLevel.Warning, Message = "Drain timed out with {Connections} connections left; closing them")]
+    public static partial void DrainTimedOut(ILogger logger, int connections);
+
+    [LoggerMessage(EventId = 1206, Level = LogLevel.Warning, Message = "Join timed out: {Node} still hands over {Remaining} connections; turning active")]
+    public static partial void JoinTimedOut(ILogger logger, string node, int remaining);
+
+    [LoggerMessage(EventId = 1207, Level = LogLevel.Debug, Message = "Asking {Node} for its handoff progress failed")]
+    public static partial void HandoffStatusFailed(ILogger logger, string node, Exception exception);
 }

@@ -5,19 +5,21 @@ using Microsoft.Extensions.Options;
 namespace ChatNode.Fleet;
 
 /// <summary>
-/// This node's identity in the fleet and which users it owns. The owner of a user is the first ring point clockwise
-/// from the user id's hash in the current ring snapshot (<see cref="HashRing"/>). With no ring yet (etcd not read) a
-/// node serves everyone rather than no one. Thread-safe, lock-free.
+/// This node's identity and the <see cref="OwnershipView"/> of the latest ring epoch it has seen. The view is replaced
+/// whole on every ring change (<see cref="RingFollower"/>); readers take <see cref="View"/> once and use that snapshot.
+/// Thread-safe, lock-free for readers.
 /// </summary>
 public sealed class Ownership
 {
-    private readonly IClusterRegistry _registry;
+    private readonly object _gate = new();
+    private OwnershipView _view;
+    private TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     public Ownership(IClusterRegistry registry, IOptions<FleetOptions> options, TimeProvider time)
     {
-        _registry = registry;
         NodeId = options.Value.NodeId;
         Generation = time.GetUtcNow().ToUnixTimeMilliseconds();
+        _view = new OwnershipView(NodeId, registry.Current);
     }
 
     public string NodeId { get; }
@@ -25,20 +27,35 @@ public sealed class Ownership
     /// <summary>Distinguishes this process from earlier ones with the same node id.</summary>
     public long Generation { get; }
 
-    /// <summary>This node as registered (URLs included), once registration happened.</summary>
-    public NodeInfo? Self { get; internal set; }
+    public OwnershipView View => Volatile.Read(ref _view);
 
-    public RingSnapshot Ring => _registry.Current;
+    public long Epoch => View.Epoch;
 
-    /// <summary>Set when the node starts stopping: it no longer rebalances its connections (the drain closes them).</summary>
-    public bool Leaving { get; internal set; }
-
-    public NodeInfo? OwnerOf(string userId) => _registry.Current.OwnerOf(userId);
-
-    /// <summary>True when this node serves <paramref name="userId"/>; otherwise <paramref name="owner"/> is the node that does.</summary>
-    public bool IsLocal(string userId, out NodeInfo? owner)
+    /// <summary>Makes <paramref name="ring"/> the view; ignored unless it is newer (or the backing store was recreated).</summary>
+    internal void Update(RingSnapshot ring)
     {
-        owner = _registry.Current.OwnerOf(userId);
-        return owner is null || owner.NodeId == NodeId;
+        TaskCompletionSource changed;
+        lock (_gate)
+        {
+            if (ring.Epoch == _view.Epoch && ReferenceEquals(ring, _view.Ring))
+            {
+                return;
+            }
+
+            Volatile.Write(ref _view, new OwnershipView(NodeId, ring));
+            changed = _changed;
+            _changed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        }
+
+        changed.TrySetResult();
+    }
+
+    /// <summary>Completes when the view changes after <paramref name="seen"/> (at once if it already has), or the token fires.</summary>
+    public Task ChangedAfterAsync(OwnershipView seen, CancellationToken cancellationToken)
+    {
+        lock (_gate)
+        {
+            return !ReferenceEquals(seen, _view) ? Task.CompletedTask : _changed.Task.WaitAsync(cancellationToken);
+        }
     }
 }

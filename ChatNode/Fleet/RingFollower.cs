@@ -1,6 +1,4 @@
-using ChatNode.Connections;
 using ChatNode.Lifecycle;
-using ChatNode.Protocol;
 using ChatNode.Registry;
 using ChatNode.Registry.Ring;
 using Microsoft.Extensions.Logging;
@@ -8,25 +6,23 @@ using Microsoft.Extensions.Logging;
 namespace ChatNode.Fleet;
 
 /// <summary>
-/// Follows the fleet's membership (<see cref="LifecycleStage.Membership"/>): starts the registry before anything else
-/// routes users, and whenever the ring changes redirects the connections of users this node no longer owns (a redirect
-/// frame, then close 4000). Disposes the registry last on stop.
+/// Follows the fleet's membership (<see cref="LifecycleStage.Membership"/>): starts the registry before anything routes
+/// users, makes each new ring snapshot this node's <see cref="OwnershipView"/>, and wakes the <see cref="HandoffLoop"/>
+/// to move the connections the change misplaced. Disposes the registry last on stop.
 /// </summary>
 internal sealed class RingFollower : ILifecycleParticipant
 {
     private readonly IClusterRegistry _registry;
     private readonly Ownership _ownership;
-    private readonly ConnectionRegistry _connections;
-    private readonly FleetMetrics _metrics;
+    private readonly HandoffLoop _handoff;
     private readonly ILogger<RingFollower> _logger;
     private readonly BackgroundLoop _loop;
 
-    public RingFollower(IClusterRegistry registry, Ownership ownership, ConnectionRegistry connections, FleetMetrics metrics, ILogger<RingFollower> logger)
+    public RingFollower(IClusterRegistry registry, Ownership ownership, HandoffLoop handoff, ILogger<RingFollower> logger)
     {
         _registry = registry;
         _ownership = ownership;
-        _connections = connections;
-        _metrics = metrics;
+        _handoff = handoff;
         _logger = logger;
         _loop = new BackgroundLoop(FollowAsync);
     }
@@ -36,6 +32,7 @@ internal sealed class RingFollower : ILifecycleParticipant
     public async Task StartAsync(CancellationToken cancellationToken)
     {
         await _registry.StartAsync(cancellationToken).ConfigureAwait(false);
+        _ownership.Update(_registry.Current);
         _loop.Start();
     }
 
@@ -51,7 +48,7 @@ internal sealed class RingFollower : ILifecycleParticipant
         {
             try
             {
-                OnRingChanged(snapshot);
+                Follow(snapshot);
             }
             catch (Exception ex)
             {
@@ -60,34 +57,9 @@ internal sealed class RingFollower : ILifecycleParticipant
         }
     }
 
-    private void OnRingChanged(RingSnapshot snapshot)
+    private void Follow(RingSnapshot snapshot)
     {
-        if (_ownership.Self is null || _ownership.Leaving)
-        {
-            return;
-        }
-
-        var moved = 0;
-        foreach (var connection in _connections.Snapshot())
-        {
-            if (!connection.IsClosing && !_ownership.IsLocal(connection.Address.UserId, out var owner) && owner is not null)
-            {
-                Redirect(connection, owner);
-                _metrics.Redirected();
-                moved++;
-            }
-        }
-
-        if (moved > 0)
-        {
-            FleetLog.Rebalanced(_logger, moved, snapshot.Epoch);
-        }
-    }
-
-    /// <summary>Tells the client where its user lives now and closes with <see cref="CloseCode.Redirect"/>.</summary>
-    internal static void Redirect(ClientConnection connection, NodeInfo owner)
-    {
-        connection.Send(new OutboundFrame(Frames.Redirect(owner.WebSocketUrl, owner.NodeId)));
-        connection.Close(CloseCode.Redirect, "user owned by " + owner.NodeId);
+        _ownership.Update(snapshot);
+        _handoff.Wake();
     }
 }

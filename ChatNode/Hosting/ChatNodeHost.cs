@@ -127,6 +127,10 @@ public static class ChatNodeHost
         services.AddCommands(configuration);
         services.AddEndpoints();
         services.AddHostedService<StagedLifecycle>();
+
+        // A stop drains first: the host waits for the drain and the connections' close before giving up.
+        services.AddOptions<HostOptions>().Configure<IOptions<FleetOptions>, IOptions<ConnectionOptions>>(
+            (host, fleet, connections) => host.ShutdownTimeout = fleet.Value.DrainTimeout + connections.Value.ShutdownTimeout + TimeSpan.FromSeconds(10));
         return services;
     }
 

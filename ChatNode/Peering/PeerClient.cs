@@ -33,8 +33,9 @@ internal sealed class PeerClient : IAsyncDisposable
     private long _nextBatch;
     private int _connects;
     private int _failedAttempts;
-    private bool _down;
+    private volatile bool _down;
     private CancellationTokenSource? _call;
+    private GrpcChannel? _channel;
 
     public PeerClient(NodeInfo peer, string selfId, PeerAuth auth, int capacity, int batchSize, PeerMetrics metrics, ILogger logger, TimeProvider time)
     {
@@ -60,8 +61,26 @@ internal sealed class PeerClient : IAsyncDisposable
     /// <summary>Attempts to open the stream that failed since it was last open.</summary>
     public int FailedAttempts => Volatile.Read(ref _failedAttempts);
 
+    /// <summary>True while the peer does not answer: the stream broke or could not be opened, and no attempt has succeeded since.</summary>
+    public bool IsDown => _down;
+
     /// <summary>Starts the sending loop; <see cref="DisposeAsync"/> stops and awaits it.</summary>
-    public void Start() => _loop = RunAsync(_stop.Token);
+    public void Start()
+    {
+        _channel = GrpcChannel.ForAddress(Peer.PeerUrl);
+        _loop = RunAsync(_channel, _stop.Token);
+    }
+
+    /// <summary>Asks the peer how many connections it still holds for users it hands over to <paramref name="nodeId"/>.</summary>
+    public async Task<int> HandoffRemainingAsync(string nodeId, CancellationToken cancellationToken)
+    {
+        var channel = _channel ?? throw new InvalidOperationException("The peer client has not started.");
+        var reply = await new Protocol.Peer.Peer.PeerClient(channel).HandoffStatusAsync(
+            new HandoffStatusRequest { NodeId = nodeId }, Headers(), deadline: _time.GetUtcNow().UtcDateTime + AnswerTimeout, cancellationToken: cancellationToken).ConfigureAwait(false);
+        return (int)reply.Remaining;
+    }
+
+    private Metadata Headers() => new() { { PeerAuth.NodeHeader, _selfId }, { PeerAuth.AuthHeader, _auth.Sign(_selfId) } };
 
     /// <summary>Breaks the current stream as a network fault would; the loop reconnects. For fault tests.</summary>
     internal void BreakStream() => Volatile.Read(ref _call)?.Cancel();
@@ -83,15 +102,15 @@ internal sealed class PeerClient : IAsyncDisposable
         _queue.Writer.TryComplete();
         await _stop.CancelAsync().ConfigureAwait(false);
         await _loop.ConfigureAwait(false);
+        _channel?.Dispose();
         _stop.Dispose();
     }
 
-    private async Task RunAsync(CancellationToken stop)
+    private async Task RunAsync(GrpcChannel channel, CancellationToken stop)
     {
         await Task.Yield();
-        using var channel = GrpcChannel.ForAddress(Peer.PeerUrl);
         var client = new Protocol.Peer.Peer.PeerClient(channel);
-        var headers = new Metadata { { PeerAuth.NodeHeader, _selfId }, { PeerAuth.AuthHeader, _auth.Sign(_selfId) } };
+        var headers = Headers();
         var backoff = new ResiliencePipelineBuilder { TimeProvider = _time }.AddRetry(new RetryStrategyOptions
         {
             ShouldHandle = args => ValueTask.FromResult(args.Outcome.Exception is { } ex && !stop.IsCancellationRequested && IsTransient(ex)),

@@ -10,12 +10,13 @@ using Microsoft.Extensions.Options;
 namespace ChatNode.Peering;
 
 /// <summary>
-/// The delivery pipeline's way off this node (<see cref="IRemoteDelivery"/>): keeps one <see cref="PeerClient"/> per
+/// The delivery pipeline's way off this node (<see cref="IRemoteDelivery"/>) and the fleet's view of the other nodes
+/// (<see cref="IPeerDirectory"/>): keeps one <see cref="PeerClient"/> per
 /// other member of the ring (opened as members appear, closed as they leave or restart with a new generation) and
 /// queues each push on its owner's client. Runs at <see cref="LifecycleStage.Peering"/> and owns its clients: every
 /// client it retires or holds is awaited on stop. Thread-safe.
 /// </summary>
-public sealed class PeerForwarder : IRemoteDelivery, ILifecycleParticipant
+public sealed class PeerForwarder : IRemoteDelivery, IPeerDirectory, ILifecycleParticipant
 {
     private readonly IClusterRegistry _registry;
     private readonly Ownership _ownership;
@@ -70,9 +71,31 @@ public sealed class PeerForwarder : IRemoteDelivery, ILifecycleParticipant
             DeliveryId = push.DeliveryId,
             StoredAtUs = push.StoredAtUs,
             TraceParent = push.TraceParent ?? "",
+            Epoch = push.Epoch,
         };
         delivery.UserIds.Add(push.UserIds);
         return client.TryEnqueue(delivery);
+    }
+
+    public bool IsReachable(NodeInfo node)
+    {
+        lock (_gate)
+        {
+            return !_peers.TryGetValue(node.NodeId, out var client) || client.Peer.Generation != node.Generation || !client.IsDown;
+        }
+    }
+
+    public Task<int> HandoffRemainingAsync(NodeInfo peer, string nodeId, CancellationToken cancellationToken)
+    {
+        PeerClient? client;
+        lock (_gate)
+        {
+            client = _peers.TryGetValue(peer.NodeId, out var known) && known.Peer.Generation == peer.Generation ? known : null;
+        }
+
+        return client is null
+            ? Task.FromException<int>(new InvalidOperationException($"no peer stream to {peer.NodeId} (generation {peer.Generation})"))
+            : client.HandoffRemainingAsync(nodeId, cancellationToken);
     }
 
     /// <summary>The peer streams now open or opening, by node id.</summary>

@@ -19,4 +19,7 @@ internal static partial class PeerLog
 
     [LoggerMessage(EventId = 1402, Level = LogLevel.Debug, Message = "Peer {NodeId}: attempt {Attempt} failed, next in {DelayMs} ms: {Reason}")]
     public static partial void StillUnreachable(ILogger logger, string nodeId, int attempt, int delayMs, string reason);
+
+    [LoggerMessage(EventId = 1403, Level = LogLevel.Debug, Message = "Fenced {Users} users of delivery {DeliveryId}: routed at epoch {SenderEpoch}, owned in neither ring at epoch {Epoch}")]
+    public static partial void Fenced(ILogger logger, string deliveryId, int users, long senderEpoch, long epoch);
 }

@@ -9,6 +9,7 @@ public sealed class PeerMetrics
     private readonly Counter<long> _forwarded;
     private readonly Counter<long> _received;
     private readonly Counter<long> _dropped;
+    private readonly Counter<long> _fenced;
 
     public PeerMetrics(IMeterFactory meterFactory)
     {
@@ -16,6 +17,7 @@ public sealed class PeerMetrics
         _forwarded = meter.CreateCounter<long>("chat.peer.forwarded", "{delivery}", "Deliveries sent to other nodes over peer streams.");
         _received = meter.CreateCounter<long>("chat.peer.received", "{delivery}", "Deliveries received from other nodes over peer streams.");
         _dropped = meter.CreateCounter<long>("chat.peer.dropped", "{delivery}", "Deliveries not forwarded because a peer's queue was full (left to the inbox).");
+        _fenced = meter.CreateCounter<long>("chat.peer.fenced", "{user}", "Users of forwarded deliveries refused because this node owns them in neither ring at the sender's epoch.");
     }
 
     public void Forwarded(int count) => _forwarded.Add(count);
@@ -23,4 +25,6 @@ public sealed class PeerMetrics
     public void Received(int count) => _received.Add(count);
 
     public void Dropped(int count) => _dropped.Add(count);
+
+    public void Fenced(int users) => _fenced.Add(users);
 }

@@ -1,4 +1,5 @@
 using ChatNode.Delivery;
+using ChatNode.Fleet;
 using ChatNode.Lifecycle;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -19,6 +20,7 @@ public static class PeeringExtensions
         services.TryAddSingleton<PeerAuth>();
         services.TryAddSingleton<PeerForwarder>();
         services.TryAddSingleton<IRemoteDelivery>(sp => sp.GetRequiredService<PeerForwarder>());
+        services.TryAddSingleton<IPeerDirectory>(sp => sp.GetRequiredService<PeerForwarder>());
         services.AddSingleton<ILifecycleParticipant>(sp => sp.GetRequiredService<PeerForwarder>());
         return services;
     }

@@ -13,8 +13,8 @@ public static class Frames
         new() { RequestId = requestId, Error = new Error { Code = code, Message = message } };
 
     /// <summary>The redirect push that sends a client to the node at <paramref name="url"/>; a close with 4000 follows it.</summary>
-    public static ServerFrame Redirect(string url, string nodeId) =>
-        new() { Redirect = new Redirect { Url = url, NodeId = nodeId } };
+    public static ServerFrame Redirect(string url, string nodeId, long epoch) =>
+        new() { Redirect = new Redirect { Url = url, NodeId = nodeId, Epoch = (ulong)Math.Max(0, epoch) } };
 
     public static ServerFrame Welcome(string userId, string clientId, string nodeId, int maxFrameBytes) => new()
     {

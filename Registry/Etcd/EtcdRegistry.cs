@@ -89,18 +89,17 @@ public sealed class EtcdRegistry : IClusterRegistry
         return WaitUntilListedAsync(m => m.NodeId == self.NodeId, cancellationToken);
     }
 
-    public async Task SetStateAsync(NodeState state, CancellationToken cancellationToken)
+    public async Task UpdateAsync(NodeInfo self, CancellationToken cancellationToken)
     {
-        NodeInfo self;
         long lease;
         lock (_gate)
         {
-            if (_self is null)
+            if (_self is null || _self.NodeId != self.NodeId)
             {
-                return;
+                throw new InvalidOperationException("Only the registered node's own record can be updated.");
             }
 
-            _self = self = _self with { State = state };
+            _self = self;
             lease = _leaseId;
         }
 
@@ -110,7 +109,7 @@ public sealed class EtcdRegistry : IClusterRegistry
             await PutSelfAsync(self, lease, cancellationToken).ConfigureAwait(false);
         }
 
-        await WaitUntilListedAsync(m => m.NodeId == self.NodeId && m.State == state, cancellationToken).ConfigureAwait(false);
+        await WaitUntilListedAsync(m => m == self, cancellationToken).ConfigureAwait(false);
     }
 
     public async Task DeregisterAsync(CancellationToken cancellationToken)

@@ -56,17 +56,16 @@ public sealed class InMemoryRegistry : IClusterRegistry
         return Task.CompletedTask;
     }
 
-    public Task SetStateAsync(NodeState state, CancellationToken cancellationToken)
+    public Task UpdateAsync(NodeInfo self, CancellationToken cancellationToken)
     {
-        NodeInfo self;
         lock (_gate)
         {
-            if (_self is null)
+            if (_self is null || _self.NodeId != self.NodeId)
             {
-                return Task.CompletedTask;
+                throw new InvalidOperationException("Only the registered node's own record can be updated.");
             }
 
-            _self = self = _self with { State = state };
+            _self = self;
         }
 
         PutSelf(self);

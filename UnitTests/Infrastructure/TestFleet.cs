@@ -74,6 +74,7 @@ public sealed class TestFleet : IAsyncDisposable
             ["Registry:Endpoints"] = Backend == StoreBackend.Memory ? "" : TestEnvironment.EtcdEndpoint,
             ["Registry:Prefix"] = Prefix,
             ["Registry:LeaseTtl"] = "00:00:02",
+            ["Node:HandoffWindow"] = "00:00:02",
         };
         foreach (var (key, value) in extra ?? new Dictionary<string, string?>())
         {
@@ -109,11 +110,13 @@ public sealed class TestFleet : IAsyncDisposable
         return process;
     }
 
-    /// <summary>Waits until every in-process node sees <paramref name="members"/> members.</summary>
+    /// <summary>Waits until every in-process node sees <paramref name="members"/> members, all active (no transition in progress).</summary>
     public Task WaitConvergedAsync(int members, TimeSpan? timeout = null) =>
-        Poll.UntilAsync(() => Nodes.All(n => Ring(n).Members.Count == members), $"every node to see {members} members", timeout);
+        Poll.UntilAsync(
+            () => Nodes.All(n => Ring(n) is var ring && ring.Members.Count == members && ring.Members.All(m => m.State == NodeState.Active)),
+            $"every node to see {members} active members", timeout);
 
-    public static RingSnapshot Ring(TestNode node) => node.Services.GetRequiredService<Ownership>().Ring;
+    public static RingSnapshot Ring(TestNode node) => node.Services.GetRequiredService<Ownership>().View.Ring;
 
     public static string NodeIdOf(TestNode node) => node.Services.GetRequiredService<Ownership>().NodeId;
 
@@ -124,7 +127,7 @@ public sealed class TestFleet : IAsyncDisposable
         for (var i = 0; i < 100_000; i++)
         {
             var user = TestEnvironment.NewId(prefix);
-            if (ring.OwnerOf(user)?.NodeId == nodeId)
+            if (ring.TargetOwnerOf(user)?.NodeId == nodeId)
             {
                 return user;
             }

@@ -71,8 +71,9 @@ public abstract class ClusterRegistryContractTests
         await b.RegisterAsync(Node("b"), CancellationToken.None);
         await Poll.UntilAsync(() => a.Current.Members.Count == 2, "a to list b");
 
-        await b.SetStateAsync(NodeState.Draining, CancellationToken.None);
-        Assert.That(b.Current.Find("b")?.State, Is.EqualTo(NodeState.Draining), "a state change completes once the membership shows it");
+        await b.UpdateAsync(Node("b") with { State = NodeState.Draining, ConnectionsLeft = 42 }, CancellationToken.None);
+        Assert.That(b.Current.Find("b")?.State, Is.EqualTo(NodeState.Draining), "an update completes once the membership shows it");
+        Assert.That(b.Current.Find("b")?.ConnectionsLeft, Is.EqualTo(42));
         await Poll.UntilAsync(() => a.Current.Find("b")?.State == NodeState.Draining, "a to see b draining");
         Assert.That(a.Current.Current.Nodes.Select(n => n.NodeId), Is.EquivalentTo(new[] { "a", "b" }), "a draining node still serves");
         Assert.That(a.Current.Target.Nodes.Select(n => n.NodeId), Is.EquivalentTo(new[] { "a" }), "but is out of the target ring");
