@@ -10,8 +10,14 @@ public enum ChatEncoding
 /// <summary>Options of a <see cref="ChatClient"/>.</summary>
 public sealed class ChatClientOptions
 {
-    /// <summary>The node's WebSocket URL, e.g. <c>ws://127.0.0.1:8080/ws</c>. Any node of the fleet.</summary>
-    public required Uri Url { get; set; }
+    /// <summary>A node's WebSocket URL, e.g. <c>ws://127.0.0.1:8080/ws</c>: any node of the fleet. The first seed.</summary>
+    public Uri? Url { get; set; }
+
+    /// <summary>
+    /// More nodes to try when the ones before do not answer (several entry points of one fleet). Every backoff step tries
+    /// the node that served the client last, then <see cref="Url"/>, then these, in order, until one answers.
+    /// </summary>
+    public IReadOnlyList<Uri> Seeds { get; set; } = [];
 
     /// <summary>Returns a valid token; called on every (re)connect so tokens can be refreshed.</summary>
     public required Func<CancellationToken, ValueTask<string>> TokenProvider { get; set; }
@@ -27,6 +33,7 @@ public sealed class ChatClientOptions
     /// <summary>Reconnect with jittered exponential backoff after a connection is lost or closed with a reconnect code. Default true.</summary>
     public bool AutoReconnect { get; set; } = true;
 
+    /// <summary>The first reconnect delay; each failed round doubles it (with jitter) up to <see cref="ReconnectMaxDelay"/>. Default 100 ms.</summary>
     public TimeSpan ReconnectMinDelay { get; set; } = TimeSpan.FromMilliseconds(100);
 
     public TimeSpan ReconnectMaxDelay { get; set; } = TimeSpan.FromSeconds(10);
@@ -40,6 +47,16 @@ public sealed class ChatClientOptions
     /// <summary>Redirects followed for one connect before giving up. Default 5.</summary>
     public int MaxRedirects { get; set; } = 5;
 
-    /// <summary>Message ids remembered for de-duplication. Default 100,000.</summary>
-    public int DedupeCapacity { get; set; } = 100_000;
+    /// <summary>
+    /// What the application has been handed, to drop repeats. Default: a new in-memory <see cref="SeqDedupe"/> per
+    /// client. Pass one that outlives the client (or is backed by the app's storage) to keep "exactly once" across
+    /// reconnecting with a new client and across restarts.
+    /// </summary>
+    public IMessageDedupe? Dedupe { get; set; }
+
+    /// <summary>The clock for delays and timeouts. Default: the system's.</summary>
+    public TimeProvider TimeProvider { get; set; } = TimeProvider.System;
+
+    /// <summary>The seeds in the order they are tried: <see cref="Url"/>, then <see cref="Seeds"/>, without repeats.</summary>
+    internal IReadOnlyList<Uri> AllSeeds() => [.. (Url is null ? Seeds : Seeds.Prepend(Url)).Distinct()];
 }

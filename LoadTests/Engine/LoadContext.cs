@@ -11,6 +11,7 @@ public sealed class LoadContext : IAsyncDisposable
     private readonly TokenService _tokens;
     private readonly List<ChatClient> _clients = [];
     private readonly List<Task> _receivers = [];
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, SeqDedupe> _dedupes = new(StringComparer.Ordinal);
     private readonly CancellationTokenSource _stop = new();
 
     public LoadContext(LoadOptions options)
@@ -34,6 +35,7 @@ public sealed class LoadContext : IAsyncDisposable
     public async Task<ChatClient> ConnectAsync(string user, string clientId = "load", CancellationToken cancellationToken = default)
     {
         var token = Token(user, clientId);
+        var key = user + "/" + clientId;
         var start = Stopwatch.GetTimestamp();
         ChatClient client;
         try
@@ -41,7 +43,12 @@ public sealed class LoadContext : IAsyncDisposable
             client = await ChatClient.ConnectAsync(new ChatClientOptions
             {
                 Url = Options.Url,
+                Seeds = Options.Seeds,
                 TokenProvider = _ => ValueTask.FromResult(token),
+
+                // What the app was shown outlives one client: a recipient that reconnects with a new client (as an app
+                // restarts) must not be shown again what it was shown before.
+                Dedupe = _dedupes.GetOrAdd(key, _ => new SeqDedupe()),
                 RequestTimeout = TimeSpan.FromSeconds(30),
                 SendRetryBudget = TimeSpan.FromSeconds(60),
             }, cancellationToken);
@@ -53,7 +60,6 @@ public sealed class LoadContext : IAsyncDisposable
         }
 
         Stats.RecordConnect(start, ok: true);
-        var key = user + "/" + clientId;
         lock (_clients)
         {
             _clients.Add(client);

@@ -8,6 +8,9 @@ public sealed class LoadOptions
 
     public Uri Url { get; set; } = new("ws://127.0.0.1:8080/ws");
 
+    /// <summary>More entry points of the fleet, tried when <see cref="Url"/> does not answer.</summary>
+    public IReadOnlyList<Uri> Seeds { get; set; } = [];
+
     public int LocalNodes { get; init; }
 
     public string Secret { get; set; } = Environment.GetEnvironmentVariable("CHATNODE_SECRET") ?? "";
