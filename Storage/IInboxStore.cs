@@ -2,7 +2,8 @@ namespace ChatNode.Storage;
 
 /// <summary>
 /// Per-client inboxes: ordered sets of delivery ids still to be acknowledged. Entries expire with the message
-/// TTL. Adding an entry twice is harmless (same id, same score). Writes are durable when the task completes.
+/// TTL. Adding an entry twice is harmless (same id, same score), and adding one the client acknowledged recently (a
+/// retried fan-out) does nothing: an acknowledged entry never comes back. Writes are durable when the task completes.
 /// Thread-safe.
 /// </summary>
 public interface IInboxStore
@@ -16,6 +17,9 @@ public interface IInboxStore
     /// </summary>
     Task<IReadOnlyList<InboxEntry>> ReadAsync(ClientAddress client, long fromScore, int limit, CancellationToken cancellationToken);
 
-    /// <summary>Removes entries (acknowledged, or referring to expired items); returns how many were present.</summary>
+    /// <summary>
+    /// Removes entries (acknowledged, or referring to expired items) and remembers them for a while (the backend's
+    /// tombstone window), so that a repeated add of one does not bring it back; returns how many were present.
+    /// </summary>
     Task<int> RemoveAsync(ClientAddress client, IReadOnlyList<string> deliveryIds, CancellationToken cancellationToken);
 }

@@ -39,6 +39,7 @@ public sealed partial class InMemoryStore
         lock (_gate)
         {
             _inboxes.Remove(client);
+            _acked.Remove(client);
             return Task.FromResult(Live(_clients, client.UserId)?.Remove(client.ClientId) == true);
         }
     }

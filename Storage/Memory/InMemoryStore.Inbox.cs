@@ -5,12 +5,20 @@ public sealed partial class InMemoryStore
     // Like a Redis sorted set with a key TTL that slides with every add: member -> score, ordered by (score, member).
     private readonly Dictionary<ClientAddress, Expiring<Dictionary<string, long>>> _inboxes = [];
 
+    // Acknowledged delivery ids per client, with their ack time; adds skip them for the tombstone window.
+    private readonly Dictionary<ClientAddress, Dictionary<string, DateTimeOffset>> _acked = [];
+
     public Task AddAsync(IReadOnlyCollection<ClientAddress> clients, InboxEntry entry, CancellationToken cancellationToken)
     {
         lock (_gate)
         {
             foreach (var client in clients)
             {
+                if (_acked.TryGetValue(client, out var acked) && acked.TryGetValue(entry.DeliveryId, out var at) && at > Now - _options.AckTombstoneTtl)
+                {
+                    continue;
+                }
+
                 if (Live(_inboxes, client) is not { } inbox)
                 {
                     _inboxes[client] = new Expiring<Dictionary<string, long>>(inbox = new Dictionary<string, long>(StringComparer.Ordinal), MessageExpiry);
@@ -54,7 +62,29 @@ public sealed partial class InMemoryStore
         lock (_gate)
         {
             var inbox = Live(_inboxes, client);
-            return Task.FromResult(inbox is null ? 0 : deliveryIds.Distinct(StringComparer.Ordinal).Count(inbox.Remove));
+            var removed = inbox is null ? 0 : deliveryIds.Distinct(StringComparer.Ordinal).Count(inbox.Remove);
+            if (!_acked.TryGetValue(client, out var acked))
+            {
+                _acked[client] = acked = new Dictionary<string, DateTimeOffset>(StringComparer.Ordinal);
+            }
+
+            foreach (var id in deliveryIds)
+            {
+                acked[id] = Now;
+            }
+
+            var oldest = Now - _options.AckTombstoneTtl;
+            foreach (var stale in acked.Where(a => a.Value < oldest).Select(a => a.Key).ToArray())
+            {
+                acked.Remove(stale);
+            }
+
+            foreach (var extra in acked.OrderBy(a => a.Value).Take(Math.Max(0, acked.Count - _options.MaxAckTombstones)).Select(a => a.Key).ToArray())
+            {
+                acked.Remove(extra);
+            }
+
+            return Task.FromResult(removed);
         }
     }
 }

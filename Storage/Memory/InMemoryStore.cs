@@ -8,6 +8,12 @@ public sealed class InMemoryStoreOptions
 
     /// <summary>How long chats, participant sets, chat indexes and client registrations live after their last write. Default 400 days.</summary>
     public TimeSpan MetadataTtl { get; set; } = TimeSpan.FromDays(400);
+
+    /// <summary>How long an acknowledged inbox entry is remembered (a repeated add does not bring it back). Default 2 min.</summary>
+    public TimeSpan AckTombstoneTtl { get; set; } = TimeSpan.FromMinutes(2);
+
+    /// <summary>The most acknowledged entries remembered per client. Default 1,000.</summary>
+    public int MaxAckTombstones { get; set; } = 1000;
 }
 
 /// <summary>

@@ -50,7 +50,7 @@ internal sealed class RedisClientStore : IClientStore
         _retry.RunAsync("client.deactivate", async () =>
         {
             var key = RedisKeys.UserClients(client.UserId);
-            var removed = (long)await Db.ScriptEvaluateAsync(RedisScripts.DeactivateClient, [key, RedisKeys.Inbox(client)], [client.ClientId]).ConfigureAwait(false);
+            var removed = (long)await Db.ScriptEvaluateAsync(RedisScripts.DeactivateClient, [key, RedisKeys.Inbox(client), RedisKeys.Acked(client)], [client.ClientId]).ConfigureAwait(false);
             await _replicas.EnsureAsync([key]).ConfigureAwait(false);
             return removed == 1;
         }, cancellationToken);

@@ -6,7 +6,8 @@ namespace ChatNode.Storage.Redis;
 /// <summary>
 /// <see cref="IInboxStore"/> on Redis Cluster: one sorted set per client, member = delivery id, score = the item's
 /// chat-clock time in microseconds (exact in a double until the year 2255). The key's TTL slides with every add;
-/// entries older than the message TTL are trimmed on read.
+/// entries older than the message TTL are trimmed on read. Acknowledged ids are remembered for
+/// <see cref="RedisStoreOptions.AckTombstoneTtl"/> in a second sorted set of the client (same slot), which adds check.
 /// </summary>
 internal sealed class RedisInboxStore : IInboxStore
 {
@@ -40,14 +41,14 @@ internal sealed class RedisInboxStore : IInboxStore
             // the connection once per command.
             var batch = Db.CreateBatch();
             var keys = new RedisKey[clients.Count];
-            var writes = new Task[clients.Count * 2];
+            var writes = new Task[clients.Count];
+            var ttl = RedisChatStore.Seconds(_options.MessageTtl);
             var i = 0;
             foreach (var client in clients)
             {
-                var key = RedisKeys.Inbox(client);
-                keys[i / 2] = key;
-                writes[i++] = batch.SortedSetAddAsync(key, entry.DeliveryId, entry.Score);
-                writes[i++] = batch.KeyExpireAsync(key, _options.MessageTtl);
+                keys[i] = RedisKeys.Inbox(client);
+                writes[i] = batch.ScriptEvaluateAsync(RedisScripts.AddToInbox, [keys[i], RedisKeys.Acked(client)], [entry.DeliveryId, entry.Score, ttl]);
+                i++;
             }
 
             batch.Execute();
@@ -71,7 +72,15 @@ internal sealed class RedisInboxStore : IInboxStore
     public Task<int> RemoveAsync(ClientAddress client, IReadOnlyList<string> deliveryIds, CancellationToken cancellationToken) =>
         _retry.RunAsync("inbox.remove", async () =>
         {
-            var removed = await Db.SortedSetRemoveAsync(RedisKeys.Inbox(client), [.. deliveryIds.Select(d => (RedisValue)d)]).ConfigureAwait(false);
-            return (int)removed;
+            var args = new RedisValue[deliveryIds.Count + 3];
+            args[0] = _time.GetUtcNow().ToUnixTimeMilliseconds();
+            args[1] = (long)_options.AckTombstoneTtl.TotalMilliseconds;
+            args[2] = _options.MaxAckTombstones;
+            for (var i = 0; i < deliveryIds.Count; i++)
+            {
+                args[i + 3] = deliveryIds[i];
+            }
+
+            return (int)(long)await Db.ScriptEvaluateAsync(RedisScripts.AcknowledgeInbox, [RedisKeys.Inbox(client), RedisKeys.Acked(client)], args).ConfigureAwait(false);
         }, cancellationToken);
 }

@@ -30,4 +30,7 @@ internal static class RedisKeys
     public static RedisKey UserClients(string userId) => "u:{" + userId + "}:cl";
 
     public static RedisKey Inbox(ClientAddress client) => "u:{" + client.UserId + "}:i:" + client.ClientId;
+
+    /// <summary>The client's recently acknowledged delivery ids (sorted set scored by ack time, ms).</summary>
+    public static RedisKey Acked(ClientAddress client) => "u:{" + client.UserId + "}:a:" + client.ClientId;
 }

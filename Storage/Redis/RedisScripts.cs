@@ -136,9 +136,38 @@ internal static class RedisScripts
         return 'registered'
         """;
 
-    /// <summary>KEYS: clients hash, the client's inbox. ARGV: client id. Returns 1 if the client was registered.</summary>
+    /// <summary>KEYS: clients hash, the client's inbox, its acknowledged ids. ARGV: client id. Returns 1 if the client was registered.</summary>
     public const string DeactivateClient = """
-        redis.call('DEL', KEYS[2])
+        redis.call('DEL', KEYS[2], KEYS[3])
         return redis.call('HDEL', KEYS[1], ARGV[1])
+        """;
+
+    /// <summary>
+    /// KEYS: the client's inbox, its acknowledged ids. ARGV: delivery id, score, inbox TTL s. Adds the entry unless the
+    /// client acknowledged it recently (a retried fan-out must not bring back what the client already has), and slides
+    /// the inbox's TTL. Returns 1 if added or already present, 0 if refused as acknowledged.
+    /// </summary>
+    public const string AddToInbox = """
+        if redis.call('ZSCORE', KEYS[2], ARGV[1]) then return 0 end
+        redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
+        redis.call('EXPIRE', KEYS[1], ARGV[3])
+        return 1
+        """;
+
+    /// <summary>
+    /// KEYS: the client's inbox, its acknowledged ids. ARGV: now ms, tombstone window ms, most tombstones kept, delivery
+    /// ids... Removes the entries and remembers them as acknowledged for the window (at most the newest N). Returns how
+    /// many entries were present.
+    /// </summary>
+    public const string AcknowledgeInbox = """
+        local removed = 0
+        for i = 4, #ARGV do
+          removed = removed + redis.call('ZREM', KEYS[1], ARGV[i])
+          redis.call('ZADD', KEYS[2], ARGV[1], ARGV[i])
+        end
+        redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', '(' .. (tonumber(ARGV[1]) - tonumber(ARGV[2])))
+        redis.call('ZREMRANGEBYRANK', KEYS[2], 0, -(tonumber(ARGV[3]) + 1))
+        redis.call('PEXPIRE', KEYS[2], ARGV[2])
+        return removed
         """;
 }

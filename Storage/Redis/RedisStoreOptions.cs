@@ -28,6 +28,15 @@ public sealed class RedisStoreOptions
     /// <summary>How long a failing operation is retried (failover, connection loss) before it is reported unavailable. Default 10 s.</summary>
     public TimeSpan RetryBudget { get; set; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>
+    /// How long an acknowledged inbox entry is remembered, so that a fan-out retried meanwhile (after a lost replica
+    /// acknowledgement, or a client's resend of a send whose outcome it did not learn) does not put it back. Default 2 min.
+    /// </summary>
+    public TimeSpan AckTombstoneTtl { get; set; } = TimeSpan.FromMinutes(2);
+
+    /// <summary>The most acknowledged entries remembered per client (the newest). Default 1,000.</summary>
+    public int MaxAckTombstones { get; set; } = 1000;
+
     /// <summary>Per-command timeout of the client. Default 5 s.</summary>
     public TimeSpan CommandTimeout { get; set; } = TimeSpan.FromSeconds(5);
 }
@@ -60,6 +69,11 @@ internal sealed class RedisStoreOptionsValidator : IValidateOptions<RedisStoreOp
         if (options.ReplicaAckTimeout < TimeSpan.FromMilliseconds(1))
         {
             failures.Add("Storage:Redis:ReplicaAckTimeout must be at least 1 ms (WAIT 0 would block forever).");
+        }
+
+        if (options.AckTombstoneTtl < TimeSpan.FromSeconds(1) || options.MaxAckTombstones < 1)
+        {
+            failures.Add("Storage:Redis:AckTombstoneTtl must be at least 1 s and MaxAckTombstones positive.");
         }
 
         if (options.RetryBudget < TimeSpan.Zero || options.CommandTimeout <= TimeSpan.Zero)

@@ -14,7 +14,8 @@ public sealed class InMemoryStoreTests : StoreContractTests
 
     protected override StoreSet Stores => _stores ??= Of(new InMemoryStore(time: _clock));
 
-    protected override StoreSet WithMessageTtl(TimeSpan messageTtl) => Of(new InMemoryStore(new InMemoryStoreOptions { MessageTtl = messageTtl }, _clock));
+    protected override StoreSet WithMessageTtl(TimeSpan messageTtl, TimeSpan? ackTombstoneTtl = null) =>
+        Of(new InMemoryStore(new InMemoryStoreOptions { MessageTtl = messageTtl, AckTombstoneTtl = ackTombstoneTtl ?? TimeSpan.FromMinutes(2) }, _clock));
 
     protected override void Elapse(TimeSpan time) => _clock.Advance(time);
 

@@ -15,8 +15,11 @@ public sealed class RedisStoreTests : StoreContractTests
 
     protected override StoreSet Stores => _stores ??= Build(new Dictionary<string, string?>());
 
-    protected override StoreSet WithMessageTtl(TimeSpan messageTtl) =>
-        Build(new Dictionary<string, string?> { ["Storage:Redis:MessageTtl"] = messageTtl.ToString() });
+    protected override StoreSet WithMessageTtl(TimeSpan messageTtl, TimeSpan? ackTombstoneTtl = null) => Build(new Dictionary<string, string?>
+    {
+        ["Storage:Redis:MessageTtl"] = messageTtl.ToString(),
+        ["Storage:Redis:AckTombstoneTtl"] = (ackTombstoneTtl ?? TimeSpan.FromMinutes(2)).ToString(),
+    });
 
     protected override void Elapse(TimeSpan time)
     {

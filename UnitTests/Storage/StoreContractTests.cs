@@ -16,8 +16,8 @@ public abstract class StoreContractTests
     /// <summary>The backend with its default lifetimes (30 days, 400 days).</summary>
     protected abstract StoreSet Stores { get; }
 
-    /// <summary>A backend whose messages, events and inbox entries live <paramref name="messageTtl"/>.</summary>
-    protected abstract StoreSet WithMessageTtl(TimeSpan messageTtl);
+    /// <summary>A backend whose messages, events and inbox entries live <paramref name="messageTtl"/> (and acknowledged ids are remembered <paramref name="ackTombstoneTtl"/>, default 2 min).</summary>
+    protected abstract StoreSet WithMessageTtl(TimeSpan messageTtl, TimeSpan? ackTombstoneTtl = null);
 
     /// <summary>Lets time pass for the stores of <see cref="WithMessageTtl"/> (a fake clock advances; real time is polled for).</summary>
     protected abstract void Elapse(TimeSpan time);
@@ -168,6 +168,31 @@ public abstract class StoreContractTests
         Assert.That((await Stores.Inbox.ReadAsync(phone, 0, 100, None)).Select(e => e.DeliveryId), Is.EquivalentTo(new[] { "m.c.3", "m.c.4", "m.c.5", "m.c.6" }));
         Assert.That(await Stores.Inbox.ReadAsync(laptop, 0, 100, None), Has.Count.EqualTo(6), "each client has its own inbox");
         Assert.That(await Stores.Inbox.ReadAsync(new ClientAddress(Id("nobody"), "x"), 0, 10, None), Is.Empty);
+    }
+
+    [Test]
+    public async Task An_acknowledged_entry_is_not_brought_back_by_a_repeated_add_until_its_tombstone_expires()
+    {
+        var stores = WithMessageTtl(TimeSpan.FromDays(1), ackTombstoneTtl: TimeSpan.FromSeconds(2));
+        var client = new ClientAddress(Id("erin"), "phone");
+        var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() * 1000;
+        var (first, second) = (new InboxEntry("m.c.1", now), new InboxEntry("m.c.2", now + 1));
+        await stores.Inbox.AddAsync([client], first, None);
+        await stores.Inbox.AddAsync([client], second, None);
+        Assert.That(await stores.Inbox.RemoveAsync(client, ["m.c.1"], None), Is.EqualTo(1));
+
+        // A fan-out retried after the client acknowledged (a lost replica acknowledgement, a resend of a send whose
+        // outcome was unknown) adds the same entry again: it must not come back.
+        await stores.Inbox.AddAsync([client], first, None);
+        await stores.Inbox.AddAsync([client], second, None);
+        Assert.That((await stores.Inbox.ReadAsync(client, 0, 10, None)).Select(e => e.DeliveryId), Is.EqualTo(new[] { "m.c.2" }));
+
+        Elapse(TimeSpan.FromSeconds(3));
+        await Poll.UntilAsync(async () =>
+        {
+            await stores.Inbox.AddAsync([client], first, None);
+            return (await stores.Inbox.ReadAsync(client, 0, 10, None)).Count == 2;
+        }, "the tombstone to expire, after which the entry may be added again", TimeSpan.FromSeconds(10));
     }
 
     [Test]
