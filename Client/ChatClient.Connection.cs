@@ -96,6 +96,7 @@ public sealed partial class ChatClient
                 }
 
                 (url, epoch) = (next, first.Redirect.Epoch);
+                Interlocked.Increment(ref _redirectsFollowed);
                 continue;
             }
 
@@ -163,6 +164,7 @@ public sealed partial class ChatClient
                 _redirect = null;
                 if (redirect is not null && await TryFollowAsync(redirect.Url, redirect.Epoch, stop).ConfigureAwait(false))
                 {
+                    Interlocked.Increment(ref _redirectsFollowed);
                     continue;
                 }
 

@@ -42,6 +42,7 @@ public sealed partial class ChatClient : IAsyncDisposable
     private long _pushes;
     private long _duplicates;
     private int _connections;
+    private int _redirectsFollowed;
     private volatile bool _disposing;
     private Task _run = Task.CompletedTask;
 
@@ -87,6 +88,9 @@ public sealed partial class ChatClient : IAsyncDisposable
 
     /// <summary>Connections made so far (1 after connect, more after reconnects).</summary>
     public int Connections => Volatile.Read(ref _connections);
+
+    /// <summary>Redirects followed so far, at connects and handoffs.</summary>
+    public int RedirectsFollowed => Volatile.Read(ref _redirectsFollowed);
 
     /// <summary>The last connection's close, once the client stopped for good (terminal code, or reconnecting turned off).</summary>
     public Task<CloseInfo> Closed => _closed.Task;

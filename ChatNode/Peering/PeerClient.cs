@@ -148,19 +148,26 @@ internal sealed class PeerClient : IAsyncDisposable
         Connected();
         try
         {
+            // The acks are read all along, so a peer that dies is noticed at once, not only when a batch is next sent.
             var acks = DrainAcksAsync(call.ResponseStream, callScope.Token);
-            while (await _queue.Reader.WaitToReadAsync(callScope.Token).ConfigureAwait(false))
+            while (true)
             {
+                var ready = _queue.Reader.WaitToReadAsync(callScope.Token).AsTask();
+                if (await Task.WhenAny(ready, acks).ConfigureAwait(false) == acks)
+                {
+                    await acks.ConfigureAwait(false);
+                    throw new IOException("the peer closed the stream");
+                }
+
+                if (!await ready.ConfigureAwait(false))
+                {
+                    break;
+                }
+
                 var batch = new DeliveryBatch { BatchId = (ulong)Interlocked.Increment(ref _nextBatch) };
                 while (batch.Deliveries.Count < _batchSize && _queue.Reader.TryRead(out var delivery))
                 {
                     batch.Deliveries.Add(delivery);
-                }
-
-                if (acks.IsCompleted)
-                {
-                    await acks.ConfigureAwait(false);
-                    throw new IOException("the peer closed the stream");
                 }
 
                 await call.RequestStream.WriteAsync(batch, callScope.Token).ConfigureAwait(false);

@@ -131,6 +131,49 @@ public sealed class FleetTests
     }
 
     [Test]
+    public async Task The_users_of_a_killed_node_are_served_again_within_the_lease_ttl_without_bouncing_between_nodes()
+    {
+        await using var fleet = await TestFleet.StartAsync(2);
+        var victim = await fleet.AddProcessAsync();
+        await fleet.WaitConvergedAsync(3, TimeSpan.FromSeconds(15));
+        var seeds = fleet.Nodes.Select(n => n.WsUrl).ToArray();
+        var users = Enumerable.Range(0, 4).Select(_ => fleet.UserOwnedBy(victim.NodeId, "orphan")).ToArray();
+        var clients = new List<ChatClient>();
+        try
+        {
+            foreach (var user in users)
+            {
+                clients.Add(await fleet.Seed.ConnectAsync(user, "phone", configure: o => o.Seeds = seeds));
+            }
+
+            Assert.That(clients.All(c => c.Welcome?.NodeId == victim.NodeId), Is.True);
+            var redirectsBefore = clients.Select(c => c.RedirectsFollowed).ToArray();
+            var killed = DateTime.UtcNow;
+            victim.Kill();
+
+            // The clients reconnect through the other nodes at once; those hold them until the lease (2 s) expired
+            // and the ring dropped the victim, then serve them or redirect each once.
+            await Poll.UntilAsync(() => clients.All(c => c.Welcome?.NodeId is { } node && node != victim.NodeId), "every client served by a live node", TimeSpan.FromSeconds(20));
+            var servedAfter = DateTime.UtcNow - killed;
+            Assert.That(servedAfter, Is.LessThan(TimeSpan.FromSeconds(2 + 4)), "served within the lease TTL and a margin");
+            for (var i = 0; i < clients.Count; i++)
+            {
+                TestContext.Progress.WriteLine($"{users[i]}: {clients[i].RedirectsFollowed - redirectsBefore[i]} redirects, {clients[i].Connections} connections");
+                Assert.That(clients[i].RedirectsFollowed - redirectsBefore[i], Is.LessThanOrEqualTo(1), $"{users[i]} was redirected at most once, not bounced to the dead node");
+            }
+
+            TestContext.Progress.WriteLine($"served again {servedAfter.TotalSeconds:0.00} s after the kill");
+        }
+        finally
+        {
+            foreach (var client in clients)
+            {
+                await client.DisposeAsync();
+            }
+        }
+    }
+
+    [Test]
     public async Task A_peer_stream_broken_mid_traffic_reconnects_and_nothing_confirmed_is_lost()
     {
         await using var fleet = await TestFleet.StartAsync(2, new Dictionary<string, string?>
