@@ -54,6 +54,7 @@ public sealed partial class ChatClient
     // Connects at `url`, following redirects (each with the epoch its node decided by); caches the node that welcomed.
     private async Task ConnectViaAsync(Uri url, ulong? epoch, CancellationToken cancellationToken)
     {
+        var redirects = 0;
         for (var hop = 0; ; hop++)
         {
             var socket = new ClientWebSocket();
@@ -97,6 +98,7 @@ public sealed partial class ChatClient
 
                 (url, epoch) = (next, first.Redirect.Epoch);
                 Interlocked.Increment(ref _redirectsFollowed);
+                redirects++;
                 continue;
             }
 
@@ -114,6 +116,7 @@ public sealed partial class ChatClient
             _route = url;
             Handle(first);
             Interlocked.Increment(ref _connections);
+            _options.OnConnectionChanged?.Invoke(new ConnectionEvent(_time.GetUtcNow(), Welcome?.NodeId, url, null, redirects));
             _connected.TrySetResult();
             return;
         }
@@ -141,6 +144,7 @@ public sealed partial class ChatClient
         {
             var close = await ReceiveLoopAsync(_socket!).ConfigureAwait(false);
             _connected = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            _options.OnConnectionChanged?.Invoke(new ConnectionEvent(_time.GetUtcNow(), null, null, close, 0));
             foreach (var pending in _pending.Values)
             {
                 pending.TrySetException(new ChatConnectionException("the connection closed before the result arrived"));

@@ -7,6 +7,12 @@ public enum ChatEncoding
     Json,
 }
 
+/// <summary>
+/// A change of a client's connection: welcomed by a node (<see cref="NodeId"/> set, <see cref="Redirects"/> followed to
+/// get there) or ended (<see cref="Close"/> set). <see cref="At"/> is the client's clock.
+/// </summary>
+public sealed record ConnectionEvent(DateTimeOffset At, string? NodeId, Uri? Url, CloseInfo? Close, int Redirects);
+
 /// <summary>Options of a <see cref="ChatClient"/>.</summary>
 public sealed class ChatClientOptions
 {
@@ -53,6 +59,12 @@ public sealed class ChatClientOptions
     /// reconnecting with a new client and across restarts.
     /// </summary>
     public IMessageDedupe? Dedupe { get; set; }
+
+    /// <summary>
+    /// Called on the client's receive loop when a node welcomed the client and when its connection ended, for an app's
+    /// connection indicator (and the load tool's measurements). Must return quickly and not throw.
+    /// </summary>
+    public Action<ConnectionEvent>? OnConnectionChanged { get; set; }
 
     /// <summary>The clock for delays and timeouts. Default: the system's.</summary>
     public TimeProvider TimeProvider { get; set; } = TimeProvider.System;

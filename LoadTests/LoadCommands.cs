@@ -12,7 +12,10 @@ namespace ChatNode.LoadTests;
 /// </summary>
 public static class LoadCommands
 {
-    public static readonly string[] Scenarios = ["connect", "direct", "group", "offline", "mixed"];
+    public static readonly string[] Scenarios = ["connect", "direct", "group", "offline", "mixed", "soak"];
+
+    /// <summary>The faults the soak knows.</summary>
+    public static readonly string[] FaultKinds = ["join", "drain", "sigterm", "kill", "redis-master", "etcd"];
 
     private static readonly Option<Uri> Url = new("--url")
     {
@@ -53,8 +56,31 @@ public static class LoadCommands
     private static readonly Option<string> Out = new("--out") { Description = "The results folder (default build/load-results/<time>-<scenario>)." };
     private static readonly Option<bool> AllowRemote = new("--allow-remote") { Description = "Permit a --url that is not a loopback address." };
 
+    private static readonly Option<int> Idle = Count("--idle", "soak: idle clients (apps that only stay connected) besides the mixed load.", 500);
+    private static readonly Option<TimeSpan> FaultEvery = Duration("--fault-every", "soak: a fault every this long.", TimeSpan.FromSeconds(30));
+    private static readonly Option<string[]> Faults = new("--faults")
+    {
+        Description = $"soak: the faults to inject in turn, comma-separated, from {string.Join(", ", FaultKinds)} (default: all).",
+        DefaultValueFactory = _ => FaultKinds,
+        CustomParser = r => r.Tokens[0].Value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) is var kinds && kinds.Length > 0 && kinds.All(FaultKinds.Contains)
+            ? kinds
+            : Error<string[]>(r, $"a list of faults from {string.Join(", ", FaultKinds)}"),
+    };
+
+    private static readonly Option<TimeSpan> Settle = Duration("--settle", "soak: how long after a fault its window stays open (latencies of the others, clients coming back).", TimeSpan.FromSeconds(15));
+    private static readonly Option<string[]> NodeSettings = new("--node-setting")
+    {
+        Description = "A setting for the nodes of --local, as Section:Key=Value (repeatable), e.g. Node:HandoffWindow=00:00:02.",
+        DefaultValueFactory = _ => [],
+        CustomParser = r => r.Tokens.Select(t => t.Value).ToArray() is var settings && settings.All(s => s.IndexOf('=', StringComparison.Ordinal) > 0)
+            ? settings
+            : Error<string[]>(r, "Section:Key=Value"),
+    };
+
+    private static readonly Option[] SoakOptionSet = [Idle, FaultEvery, Faults, Settle];
+
     private static readonly Option[] LoadOptionSet =
-        [Url, Local, Secret, Rate, Concurrency, Window, Ramp, Warmup, DurationOption, MaxMessages, Pairs, GroupSize, Groups, Connections, ConnectRate, WatchPids, Out, AllowRemote];
+        [Url, Local, NodeSettings, Secret, Rate, Concurrency, Window, Ramp, Warmup, DurationOption, MaxMessages, Pairs, GroupSize, Groups, Connections, ConnectRate, WatchPids, Out, AllowRemote];
 
     /// <summary>The commands; actions are attached by <see cref="Program"/>.</summary>
     public static RootCommand Build(
@@ -67,7 +93,7 @@ public static class LoadCommands
         foreach (var scenario in Scenarios)
         {
             var command = new Command(scenario, Describe(scenario));
-            foreach (var option in LoadOptionSet)
+            foreach (var option in scenario == "soak" ? [.. LoadOptionSet, .. SoakOptionSet] : LoadOptionSet)
             {
                 command.Options.Add(option);
             }
@@ -107,7 +133,8 @@ public static class LoadCommands
         {
             Scenario = scenario,
             Url = result.GetValue(Url)!,
-            LocalNodes = result.GetResult(Local) is { Implicit: false } ? result.GetValue(Local) : 0,
+            LocalNodes = result.GetResult(Local) is { Implicit: false } ? result.GetValue(Local) : scenario == "soak" ? 4 : 0,
+            NodeSettings = result.GetValue(NodeSettings)!,
             Rate = result.GetValue(Rate),
             Concurrency = result.GetValue(Concurrency),
             Window = result.GetValue(Window),
@@ -124,6 +151,14 @@ public static class LoadCommands
             OutputDirectory = result.GetValue(Out),
             AllowRemote = result.GetValue(AllowRemote),
         };
+        if (scenario == "soak")
+        {
+            options.Idle = result.GetValue(Idle);
+            options.FaultEvery = result.GetValue(FaultEvery);
+            options.Faults = result.GetValue(Faults)!;
+            options.Settle = result.GetValue(Settle);
+        }
+
         if (result.GetValue(Secret) is { Length: > 0 } secret)
         {
             options.Secret = secret;
@@ -153,7 +188,9 @@ public static class LoadCommands
         "direct" => "N sender/recipient pairs in 1:1 chats: throughput and send-to-delivery latency.",
         "group" => "Group chats of G members: fan-out throughput and latency.",
         "offline" => "Recipients offline while senders send, then they reconnect: replay rate.",
-        _ => "Mostly 1:1, one send in five to a group, recipients cycling offline and back: the soak scenario.",
+        "mixed" => "Mostly 1:1, one send in five to a group, recipients cycling offline and back.",
+        _ => "The mixed load and idle clients against a local fleet (default 4 nodes) while a fault is injected every --fault-every: " +
+            "join, drain, sigterm, kill (then restart), redis-master, etcd. Reports each fault; exits 1 on any loss, duplicate or fault that failed.",
     };
 
     private static Option<int> Count(string name, string description, int defaultValue) => new(name)

@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Globalization;
 using ChatNode.LoadTests.Engine;
 using ChatNode.LoadTests.Reports;
@@ -16,8 +17,16 @@ public static class Program
 {
     public static async Task<int> Main(string[] args)
     {
+        if (Console.IsOutputRedirected)
+        {
+            // A log file has no width; the summary tables read better wide than wrapped at 80 columns.
+            AnsiConsole.Profile.Width = 160;
+        }
+
         var result = LoadCommands.Build(RunOneAsync, SuiteAsync, CompareReports).Parse(args);
-        var exitCode = await result.InvokeAsync().ConfigureAwait(false);
+
+        // Ctrl-C cancels the run; a local fleet then needs time to stop its nodes before the process exits.
+        var exitCode = await result.InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = TimeSpan.FromSeconds(30) }).ConfigureAwait(false);
         return result.Errors.Count > 0 ? 2 : exitCode;
     }
 
@@ -30,7 +39,7 @@ public static class Program
         LocalFleet? local = null;
         if (shared is null && options.LocalNodes > 0)
         {
-            local = await LocalFleet.StartAsync(options.LocalNodes, Console.WriteLine);
+            local = await LocalFleet.StartAsync(options.LocalNodes, options.NodeSettings, Console.WriteLine);
             shared = local;
         }
 
@@ -39,6 +48,7 @@ public static class Program
             if (shared is not null)
             {
                 options.Url = shared.Url;
+                options.Seeds = shared.Seeds;
                 options.Secret = shared.Secret;
                 options.WatchPids = [.. shared.Pids];
             }
@@ -48,14 +58,14 @@ public static class Program
                 throw new ArgumentException("the cluster secret (--secret or CHATNODE_SECRET) is needed to mint tokens");
             }
 
-            var report = await LiveProgress.ShowAsync($"{scenario.Name} against {options.Url}", tick => ExecuteAsync(options, scenario, tick, Console.WriteLine, cancellationToken));
+            var report = await LiveProgress.ShowAsync($"{scenario.Name} against {options.Url}", tick => ExecuteAsync(options, scenario, tick, Console.WriteLine, shared, cancellationToken));
             var folder = options.OutputDirectory ?? Path.Combine("build", "load-results", $"{DateTime.UtcNow:yyyyMMdd-HHmmss}-{scenario.Name}");
             Directory.CreateDirectory(folder);
             await File.WriteAllTextAsync(Path.Combine(folder, "report.json"), report.ToJson(), CancellationToken.None);
             await File.WriteAllTextAsync(Path.Combine(folder, "report.html"), HtmlReport.Render(report), CancellationToken.None);
             PrintSummary(report);
             Console.WriteLine($"reports: {Path.GetFullPath(Path.Combine(folder, "report.html"))} and report.json");
-            return report.Lost > 0 || report.Duplicated > 0 ? 1 : 0;
+            return report.Lost > 0 || report.Duplicated > 0 || report.Faults?.Any(f => f.Error is not null) == true ? 1 : 0;
         }
         finally
         {
@@ -67,15 +77,17 @@ public static class Program
     }
 
     /// <summary>Runs a scenario to its report, handing a progress snapshot to <paramref name="tick"/> every second; used by the console and by the test suite.</summary>
-    public static async Task<RunReport> ExecuteAsync(LoadOptions options, Scenario scenario, Action<ProgressSnapshot> tick, Action<string> log, CancellationToken cancellationToken)
+    public static async Task<RunReport> ExecuteAsync(LoadOptions options, Scenario scenario, Action<ProgressSnapshot> tick, Action<string> log, LocalFleet? fleet, CancellationToken cancellationToken)
     {
-        await using var context = new LoadContext(options);
+        await using var context = new LoadContext(options) { Fleet = fleet };
         var started = DateTimeOffset.UtcNow;
         var cpuBefore = options.WatchPids.ToDictionary(p => p, ProcessStats.CpuSeconds);
         var runner = new LoadRunner(context, scenario, tick);
         await runner.RunAsync(cancellationToken);
         var delivered = Math.Max(1, context.Stats.Delivered);
+        // A process that exited during the run (a node a fault stopped) took CPU that /proc no longer shows: left out.
         var cpu = options.WatchPids
+            .Where(p => ProcessStats.CpuSeconds(p) > 0)
             .Select(p => (Pid: p, Seconds: ProcessStats.CpuSeconds(p) - cpuBefore[p]))
             .Select(c => new CpuReport(c.Pid, ProcessStats.Name(c.Pid), c.Seconds, c.Seconds * 1e6 / delivered))
             .ToArray();
@@ -85,12 +97,12 @@ public static class Program
             log($"  LOST: message {messageId} never reached {recipient}");
         }
 
-        return RunReport.Build(context, scenario.Name, started, runner.MeasuredSeconds, scenario.Extra, cpu);
+        return RunReport.Build(context, scenario.Name, started, runner.MeasuredSeconds, scenario.Extra, cpu, scenario.Faults);
     }
 
     private static async Task<int> SuiteAsync(int nodes, CancellationToken cancellationToken)
     {
-        await using var fleet = await LocalFleet.StartAsync(nodes, Console.WriteLine);
+        await using var fleet = await LocalFleet.StartAsync(nodes, [], Console.WriteLine);
         var stamp = DateTime.UtcNow.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture);
         var runs = new (string Scenario, string[] Args)[]
         {
@@ -138,6 +150,19 @@ public static class Program
         }
 
         AnsiConsole.Write(table);
+        if (report.Faults is { Count: > 0 } faults)
+        {
+            var faultTable = new Table().Title("faults").AddColumns("at s", "fault", "target", "took s", "cut off", "served again", "waited p50/p99/max ms", "moved", "moves/s", "others p99 ms", "error");
+            foreach (var f in faults)
+            {
+                faultTable.AddRow(
+                    $"{f.AtSecond:0}", f.Kind, f.Target, $"{f.Seconds:0.0}", $"{f.Affected}", $"{f.ServedAgain}",
+                    string.Create(CultureInfo.InvariantCulture, $"{f.ServedAgainMs.P50:0} / {f.ServedAgainMs.P99:0} / {f.ServedAgainMs.Max:0}"),
+                    $"{f.Moved}", $"{f.MovesPerSecond:0.0}", $"{f.OthersP99Ms:0.0}", f.Error is null ? "" : "[red]" + Markup.Escape(f.Error) + "[/]");
+            }
+
+            AnsiConsole.Write(faultTable);
+        }
 
         static string Latency(LatencySummary l) => string.Create(CultureInfo.InvariantCulture, $"{l.P50:0.0} / {l.P90:0.0} / {l.P99:0.0} / {l.P999:0.0} / {l.Max:0.0}");
     }

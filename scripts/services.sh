@@ -9,6 +9,7 @@
 #   services.sh status                       one line per service
 #   services.sh env                          export lines for tests and nodes
 #   services.sh is-running redis|etcd|s3     exit 0 if running (used by test.sh)
+#   services.sh is-healthy redis             exit 0 if the cluster is ok and every replica's link is up
 #
 # Ports: CHATNODE_REDIS_BASE_PORT (7101, six consecutive ports), CHATNODE_ETCD_PORT (2479),
 # CHATNODE_ETCD_PEER_PORT (2480), CHATNODE_S3_PORT (4569). Start timeout: CHATNODE_START_TIMEOUT (30 s).
@@ -326,6 +327,9 @@ main() {
         status) cmd_status ;;
         env) cmd_env ;;
         is-running) cmd_is_running "${1:-}" ;;
+        is-healthy)
+            [[ ${1:-} == redis ]] || die "is-healthy takes redis"
+            redis_healthy ;;
         *) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "${BASH_SOURCE[0]}" >&2; exit 2 ;;
     esac
 }

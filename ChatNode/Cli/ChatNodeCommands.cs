@@ -52,22 +52,32 @@ public static class ChatNodeCommands
                 return 2;
             }
 
-            var app = ChatNodeHost.Build(settings);
+            // Disposed at the end so that the logs written while stopping (the drain) are flushed before the process exits.
+            WebApplication? built = null;
             try
             {
-                await app.StartAsync(cancellationToken).ConfigureAwait(false);
+                built = ChatNodeHost.Build(settings);
+                await built.StartAsync(cancellationToken).ConfigureAwait(false);
             }
             catch (OptionsValidationException ex)
             {
                 await Console.Error.WriteLineAsync("invalid configuration: " + string.Join("; ", ex.Failures)).ConfigureAwait(false);
-                return 2;
+                return await DisposedAsync(built, 2).ConfigureAwait(false);
+            }
+            catch (InvalidOperationException ex) when (ex.InnerException is FormatException)
+            {
+                // A value the options cannot hold ("2s" for a TimeSpan, which is written 00:00:02).
+                await Console.Error.WriteLineAsync("invalid configuration: " + ex.Message).ConfigureAwait(false);
+                return await DisposedAsync(built, 2).ConfigureAwait(false);
             }
             catch (IOException ex)
             {
                 // Kestrel reports an address it cannot bind (taken port, no such interface) as an IOException.
                 await Console.Error.WriteLineAsync("cannot listen: " + ex.Message).ConfigureAwait(false);
-                return 2;
+                return await DisposedAsync(built, 2).ConfigureAwait(false);
             }
+
+            await using var app = built;
 
             var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("ChatNode");
             HostingLog.Listening(logger, app.Services.GetRequiredService<IOptions<FleetOptions>>().Value.NodeId, app.ListenUrl());
@@ -75,6 +85,16 @@ public static class ChatNodeCommands
             return 0;
         });
         return serve;
+    }
+
+    private static async Task<int> DisposedAsync(WebApplication? app, int exitCode)
+    {
+        if (app is not null)
+        {
+            await app.DisposeAsync().ConfigureAwait(false);
+        }
+
+        return exitCode;
     }
 
     private static Command Token()

@@ -1,3 +1,5 @@
+using System.CommandLine;
+
 namespace ChatNode.Cli;
 
 /// <summary>The <c>chatnode</c> command (<see cref="ChatNodeCommands"/>): serve, token, ring, route.</summary>
@@ -7,7 +9,8 @@ public static class Program
     public static async Task<int> Main(string[] args)
     {
         var result = ChatNodeCommands.Build().Parse(args);
-        var exitCode = await result.InvokeAsync().ConfigureAwait(false);
+        // The node's host handles SIGTERM and Ctrl-C itself (it drains, which takes longer than the parser's grace time).
+        var exitCode = await result.InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = null }).ConfigureAwait(false);
         return result.Errors.Count > 0 ? 2 : exitCode;
     }
 }

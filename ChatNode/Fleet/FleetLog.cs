@@ -24,6 +24,9 @@ internal static partial class FleetLog
     [LoggerMessage(EventId = 1203, Level = LogLevel.Information, Message = "Node {NodeId} is {State} (ring epoch {Epoch})")]
     public static partial void StateChanged(ILogger logger, string nodeId, NodeState state, long epoch);
 
+    [LoggerMessage(EventId = 1211, Level = LogLevel.Information, Message = "Node {NodeId} left the fleet (ring epoch {Epoch})")]
+    public static partial void Left(ILogger logger, string nodeId, long epoch);
+
     [LoggerMessage(EventId = 1204, Level = LogLevel.Information, Message = "Draining: {Connections} connections to move, at most {Rate}/s")]
     public static partial void Draining(ILogger logger, int connections, int rate);
 

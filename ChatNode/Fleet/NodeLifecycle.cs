@@ -177,7 +177,7 @@ internal sealed class NodeLifecycle : ILifecycleParticipant
                 _left = true;
             }
 
-            FleetLog.StateChanged(_logger, self.NodeId, LeftState, _registry.Current.Epoch);
+            FleetLog.Left(_logger, self.NodeId, _registry.Current.Epoch);
         }
 
         await _drainer.DrainAsync(CancellationToken.None).ConfigureAwait(false);

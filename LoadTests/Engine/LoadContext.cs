@@ -5,9 +5,14 @@ using ChatNode.Client;
 
 namespace ChatNode.LoadTests.Engine;
 
-/// <summary>What scenarios share: options, statistics, tokens, and clients whose deliveries feed the statistics.</summary>
+/// <summary>
+/// What scenarios share: options, statistics, tokens, the local fleet (when the run started one), and clients whose
+/// deliveries feed the statistics. Every client's connection changes and deliveries are observable, with the node each
+/// client is on, for fault reports.
+/// </summary>
 public sealed class LoadContext : IAsyncDisposable
 {
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, string?> _nodeOf = new(StringComparer.Ordinal);
     private readonly TokenService _tokens;
     private readonly List<ChatClient> _clients = [];
     private readonly List<Task> _receivers = [];
@@ -27,12 +32,45 @@ public sealed class LoadContext : IAsyncDisposable
 
     public string RunId { get; }
 
+    /// <summary>The fleet this run started (with --local, or the soak); null against a remote fleet.</summary>
+    public LocalFleet? Fleet { get; set; }
+
+    /// <summary>A client (user/client) was welcomed by a node or lost its connection. Raised on the client's receive loop.</summary>
+    public event Action<string, ConnectionEvent>? ConnectionChanged;
+
+    /// <summary>A client (user/client) on a node (null while disconnected) was handed a timed message after this many Stopwatch ticks.</summary>
+    public event Action<string, string?, long>? Delivered;
+
+    /// <summary>The node a client (user/client) is connected to now; null while it is disconnected.</summary>
+    public string? NodeOf(string key) => _nodeOf.GetValueOrDefault(key);
+
+    /// <summary>Every client's key and the node it is on now.</summary>
+    public IReadOnlyDictionary<string, string?> Placement => new Dictionary<string, string?>(_nodeOf, StringComparer.Ordinal);
+
     public string User(string role, int index) => $"{role}{RunId}-{index}";
 
     public string Token(string user, string clientId) => _tokens.Mint(user, clientId, TimeSpan.FromHours(2));
 
     /// <summary>Connects a client (following redirects) whose messages are timed and checked for completeness.</summary>
     public async Task<ChatClient> ConnectAsync(string user, string clientId = "load", CancellationToken cancellationToken = default)
+    {
+        var key = user + "/" + clientId;
+        var client = await OpenAsync(user, clientId, cancellationToken);
+        lock (_clients)
+        {
+            _receivers.Add(ReceiveAsync(client, key, _stop.Token));
+        }
+
+        return client;
+    }
+
+    /// <summary>
+    /// Connects a client that only stays connected, like an idle app: it answers keep-alive pings and close frames,
+    /// follows redirects and reconnects with the client's backoff. No message is expected for it.
+    /// </summary>
+    public Task<ChatClient> ConnectIdleAsync(string user, CancellationToken cancellationToken = default) => OpenAsync(user, "idle", cancellationToken);
+
+    private async Task<ChatClient> OpenAsync(string user, string clientId, CancellationToken cancellationToken)
     {
         var token = Token(user, clientId);
         var key = user + "/" + clientId;
@@ -51,6 +89,11 @@ public sealed class LoadContext : IAsyncDisposable
                 Dedupe = _dedupes.GetOrAdd(key, _ => new SeqDedupe()),
                 RequestTimeout = TimeSpan.FromSeconds(30),
                 SendRetryBudget = TimeSpan.FromSeconds(60),
+                OnConnectionChanged = change =>
+                {
+                    _nodeOf[key] = change.NodeId;
+                    ConnectionChanged?.Invoke(key, change);
+                },
             }, cancellationToken);
         }
         catch (ChatConnectionException)
@@ -63,7 +106,6 @@ public sealed class LoadContext : IAsyncDisposable
         lock (_clients)
         {
             _clients.Add(client);
-            _receivers.Add(ReceiveAsync(client, key, _stop.Token));
         }
 
         return client;
@@ -112,6 +154,7 @@ public sealed class LoadContext : IAsyncDisposable
                 if (space > 0 && long.TryParse(message.Text.AsSpan(0, space), CultureInfo.InvariantCulture, out var sentTicks))
                 {
                     Stats.RecordDelivery(sentTicks);
+                    Delivered?.Invoke(key, NodeOf(key), Stopwatch.GetTimestamp() - sentTicks);
                 }
 
                 Stats.Completeness.Received(key, message.MessageId);

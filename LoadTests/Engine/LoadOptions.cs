@@ -13,6 +13,9 @@ public sealed class LoadOptions
 
     public int LocalNodes { get; init; }
 
+    /// <summary>Settings for the nodes of a local fleet, as <c>Section:Key=Value</c>.</summary>
+    public IReadOnlyList<string> NodeSettings { get; init; } = [];
+
     public string Secret { get; set; } = Environment.GetEnvironmentVariable("CHATNODE_SECRET") ?? "";
 
     public int Rate { get; set; }
@@ -36,6 +39,18 @@ public sealed class LoadOptions
     public int Groups { get; set; } = 2;
 
     public int Connections { get; set; } = 10_000;
+
+    /// <summary>soak: idle clients (apps that only stay connected) besides the mixed load.</summary>
+    public int Idle { get; set; } = 500;
+
+    /// <summary>soak: a fault every this long.</summary>
+    public TimeSpan FaultEvery { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>soak: how long a fault's window stays open after it was injected.</summary>
+    public TimeSpan Settle { get; set; } = TimeSpan.FromSeconds(15);
+
+    /// <summary>soak: the faults, injected in this order, round and round.</summary>
+    public IReadOnlyList<string> Faults { get; set; } = ["join", "drain", "sigterm", "kill", "redis-master", "etcd"];
 
     public int ConnectRate { get; set; } = 1000;
 
@@ -72,6 +87,11 @@ public sealed class LoadOptions
         if (Rate < 0 || Concurrency < 0 || Pairs < 1 || GroupSize < 2 || Groups < 1 || Connections < 1 || ConnectRate < 1)
         {
             throw new ArgumentException("counts and rates must be positive");
+        }
+
+        if (FaultEvery < TimeSpan.FromSeconds(5) || Faults.Count == 0 || Idle < 0)
+        {
+            throw new ArgumentException("--fault-every is at least 5s, --faults names at least one fault, --idle is not negative");
         }
 
         if (Window > 0 && Concurrency == 0)

@@ -46,8 +46,25 @@ public static class HtmlReport
 
         html.Append("<h2>Throughput over time (deliveries per second)</h2>");
         html.Append(Chart([("delivered", "#2266cc", report.Steps.Select(s => (double)s.DeliveredCount()).ToArray()), ("failed", "#cc2222", report.Steps.Select(s => (double)s.Failed).ToArray())], "per s"));
-        html.Append("<h2>Send-to-delivery latency over time (ms)</h2>");
-        html.Append(Chart([("p50", "#22aa55", report.Steps.Select(s => s.P50).ToArray()), ("p99", "#dd8800", report.Steps.Select(s => s.P99).ToArray())], "ms"));
+        var faults = report.Faults ?? [];
+        html.Append("<h2>Send-to-delivery latency over time (ms)").Append(faults.Count > 0 ? ", with the faults injected" : "").Append("</h2>");
+        html.Append(Chart([("p50", "#22aa55", report.Steps.Select(s => s.P50).ToArray()), ("p99", "#dd8800", report.Steps.Select(s => s.P99).ToArray())], "ms",
+            [.. faults.Select(f => (f.AtSecond, f.Kind + (f.Target.Length > 0 ? " " + f.Target : "")))]));
+        if (faults.Count > 0)
+        {
+            html.Append("<h2>Faults</h2><table><tr><th>at s</th><th>fault</th><th>target</th><th>took s</th><th>clients cut off</th><th>served again</th>")
+                .Append("<th>waited p50 / p99 / max ms</th><th>moved</th><th>moves/s</th><th>others p99 ms</th><th>error</th></tr>");
+            foreach (var f in faults)
+            {
+                html.Append("<tr><td>").Append(F(f.AtSecond)).Append("</td><td>").Append(E(f.Kind)).Append("</td><td>").Append(E(f.Target)).Append("</td><td>").Append(F(f.Seconds))
+                    .Append("</td><td>").Append(f.Affected).Append("</td><td>").Append(f.ServedAgain).Append("</td><td>")
+                    .Append(F(f.ServedAgainMs.P50)).Append(" / ").Append(F(f.ServedAgainMs.P99)).Append(" / ").Append(F(f.ServedAgainMs.Max))
+                    .Append("</td><td>").Append(f.Moved).Append("</td><td>").Append(F(f.MovesPerSecond)).Append("</td><td>").Append(F(f.OthersP99Ms))
+                    .Append("</td><td class=\"").Append(f.Error is null ? "ok" : "bad").Append("\">").Append(E(f.Error ?? "")).Append("</td></tr>");
+            }
+
+            html.Append("</table>");
+        }
         if (report.LostSample.Count > 0)
         {
             html.Append("<h2 class=\"bad\">Lost or duplicated (first 50)</h2><pre>").Append(E(string.Join('\n', report.LostSample))).Append("</pre>");
@@ -58,7 +75,7 @@ public static class HtmlReport
 
     private static long DeliveredCount(this StepReport step) => step.Delivered;
 
-    private static string Chart(IReadOnlyList<(string Name, string Color, double[] Values)> series, string unit)
+    private static string Chart(IReadOnlyList<(string Name, string Color, double[] Values)> series, string unit, IReadOnlyList<(double Second, string Label)>? markers = null)
     {
         const int width = 800, height = 240, left = 60, bottom = 30, top = 10;
         var count = series.Max(s => s.Values.Length);
@@ -85,6 +102,14 @@ public static class HtmlReport
 
             svg.Append(CultureInfo.InvariantCulture, $"<text x=\"{legend}\" y=\"{top + 12}\" font-size=\"12\" fill=\"{color}\">{E(name)}</text>");
             legend += 80;
+        }
+
+        // Markers (faults) at their second, as vertical lines labelled at the bottom.
+        foreach (var (second, label) in markers ?? [])
+        {
+            var x = left + ((width - left - 10) * (count <= 1 ? 0 : Math.Clamp(second / (count - 1), 0, 1)));
+            svg.Append(CultureInfo.InvariantCulture, $"<line x1=\"{x:0.0}\" y1=\"{top}\" x2=\"{x:0.0}\" y2=\"{height - bottom}\" stroke=\"#aa33aa\" stroke-dasharray=\"4 3\"/>");
+            svg.Append(CultureInfo.InvariantCulture, $"<text x=\"{x + 3:0.0}\" y=\"{height - bottom - 4}\" font-size=\"10\" fill=\"#aa33aa\" transform=\"rotate(-90 {x + 3:0.0} {height - bottom - 4})\">{E(label)}</text>");
         }
 
         return svg.Append("</svg>").ToString();

@@ -22,6 +22,26 @@ public sealed record StepReport(int Second, long Acked, long Delivered, long Fai
 
 public sealed record CpuReport(int Pid, string Name, double Seconds, double MicrosecondsPerDelivery);
 
+/// <summary>
+/// One fault the soak injected: what and where (<see cref="Target"/>, a node id, or empty for a service), when (seconds
+/// into the run, as the steps count) and how long the injection took; the clients it cut off (<see cref="Affected"/>),
+/// how many of them were served again and how long they waited (disconnect to welcome, ms), how many moved to another
+/// node and at what rate, and the p99 send-to-delivery latency of the other clients meanwhile. <see cref="Error"/> is
+/// set when the fault could not be injected.
+/// </summary>
+public sealed record FaultReport(
+    string Kind,
+    string Target,
+    double AtSecond,
+    double Seconds,
+    int Affected,
+    int ServedAgain,
+    LatencySummary ServedAgainMs,
+    int Moved,
+    double MovesPerSecond,
+    double OthersP99Ms,
+    string? Error);
+
 /// <summary>The machine-readable result of one run (report.json); two of them can be compared.</summary>
 public sealed record RunReport(
     string Scenario,
@@ -46,7 +66,8 @@ public sealed record RunReport(
     IReadOnlyList<StepReport> Steps,
     IReadOnlyList<CpuReport> Cpu,
     IReadOnlyDictionary<string, double> Extra,
-    IReadOnlyList<string> LostSample)
+    IReadOnlyList<string> LostSample,
+    IReadOnlyList<FaultReport>? Faults = null)
 {
     private static readonly JsonSerializerOptions Json = new() { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.CamelCase, DefaultIgnoreCondition = JsonIgnoreCondition.Never };
 
@@ -54,7 +75,8 @@ public sealed record RunReport(
 
     public static RunReport FromJson(string json) => JsonSerializer.Deserialize<RunReport>(json, Json) ?? throw new InvalidDataException("not a run report");
 
-    public static RunReport Build(LoadContext context, string scenario, DateTimeOffset startedAt, double seconds, IReadOnlyDictionary<string, double> extra, IReadOnlyList<CpuReport> cpu)
+    public static RunReport Build(
+        LoadContext context, string scenario, DateTimeOffset startedAt, double seconds, IReadOnlyDictionary<string, double> extra, IReadOnlyList<CpuReport> cpu, IReadOnlyList<FaultReport> faults)
     {
         var stats = context.Stats;
         var options = context.Options;
@@ -93,6 +115,7 @@ public sealed record RunReport(
                 s.Latency.TotalCount > 0 ? RunStats.Milliseconds(s.Latency.GetValueAtPercentile(99)) : 0))],
             cpu,
             extra,
-            [.. lost.Take(50).Select(l => $"{l.MessageId} -> {l.Recipient}").Concat(duplicated.Take(50).Select(d => $"{d.MessageId} -> {d.Recipient} x{d.Times}"))]);
+            [.. lost.Take(50).Select(l => $"{l.MessageId} -> {l.Recipient}").Concat(duplicated.Take(50).Select(d => $"{d.MessageId} -> {d.Recipient} x{d.Times}"))],
+            faults);
     }
 }

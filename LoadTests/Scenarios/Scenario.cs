@@ -21,6 +21,9 @@ public abstract class Scenario : IDisposable
     /// <summary>Scenario-specific results for the report (name to value).</summary>
     public virtual Dictionary<string, double> Extra { get; } = [];
 
+    /// <summary>The faults the scenario injected (the soak).</summary>
+    public virtual IReadOnlyList<Reports.FaultReport> Faults => [];
+
     /// <summary>True when the scenario drives its own load instead of sends (connect).</summary>
     public virtual bool OwnsLoad => false;
 
@@ -43,6 +46,7 @@ public abstract class Scenario : IDisposable
         "offline" => new OfflineScenario(),
         "mixed" => new MixedScenario(),
         "connect" => new ConnectScenario(),
+        "soak" => new SoakScenario(),
         _ => throw new ArgumentException($"unknown scenario '{name}'"),
     };
 

@@ -20,7 +20,7 @@ public sealed class ScenarioTests : NodeFixture
         options.Url = Node.WsUrl;
         options.Secret = TestEnvironment.Secret;
         var report = await Poll.WithinAsync(
-            global::ChatNode.LoadTests.Program.ExecuteAsync(options, load, tick => TestContext.Progress.WriteLine(tick.ToLine()), TestContext.Progress.WriteLine, CancellationToken.None),
+            global::ChatNode.LoadTests.Program.ExecuteAsync(options, load, tick => TestContext.Progress.WriteLine(tick.ToLine()), TestContext.Progress.WriteLine, null, CancellationToken.None),
             $"the {scenario} scenario", TimeSpan.FromSeconds(90));
 
         Assert.That(report.Lost, Is.Zero, string.Join('\n', report.LostSample));

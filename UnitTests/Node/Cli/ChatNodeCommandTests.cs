@@ -66,4 +66,14 @@ public sealed class ChatNodeCommandTests
         Assert.That(error, Does.Contain("cannot listen").And.Contain(port.ToString(System.Globalization.CultureInfo.InvariantCulture)));
         Assert.That(output + error, Does.Not.Contain("   at "), "no stack trace");
     }
+
+    [TestCase("--Node:HandoffWindow=2s", "Node:HandoffWindow")]
+    [TestCase("--Node:HandoffMaxRate=0", "HandoffMaxRate")]
+    public async Task Serve_with_a_bad_setting_names_it_without_a_stack_trace(string setting, string named)
+    {
+        var (code, output, error) = await RunAsync("serve", setting, "--Node:Listen=http://127.0.0.1:0", "--Node:PeerListen=http://127.0.0.1:0", "--Registry:Endpoints=", "--Media:Store:Endpoint=");
+        Assert.That(code, Is.EqualTo(2));
+        Assert.That(error, Does.Contain("invalid configuration").And.Contain(named));
+        Assert.That(output + error, Does.Not.Contain("   at "), "no stack trace");
+    }
 }
