@@ -152,13 +152,13 @@ public static class Program
         AnsiConsole.Write(table);
         if (report.Faults is { Count: > 0 } faults)
         {
-            var faultTable = new Table().Title("faults").AddColumns("at s", "fault", "target", "took s", "cut off", "served again", "waited p50/p99/max ms", "moved", "moves/s", "others p99 ms", "error");
+            var faultTable = new Table().Title("faults").AddColumns("at s", "fault", "target", "took s", "cut off", "served again", "waited p50/p99/max ms", "moved", "moves/s", "max redirects", "others p99 ms", "error");
             foreach (var f in faults)
             {
                 faultTable.AddRow(
                     $"{f.AtSecond:0}", f.Kind, f.Target, $"{f.Seconds:0.0}", $"{f.Affected}", $"{f.ServedAgain}",
                     string.Create(CultureInfo.InvariantCulture, $"{f.ServedAgainMs.P50:0} / {f.ServedAgainMs.P99:0} / {f.ServedAgainMs.Max:0}"),
-                    $"{f.Moved}", $"{f.MovesPerSecond:0.0}", $"{f.OthersP99Ms:0.0}", f.Error is null ? "" : "[red]" + Markup.Escape(f.Error) + "[/]");
+                    $"{f.Moved}", $"{f.MovesPerSecond:0.0}", $"{f.MaxRedirects}", $"{f.OthersP99Ms:0.0}", f.Error is null ? "" : "[red]" + Markup.Escape(f.Error) + "[/]");
             }
 
             AnsiConsole.Write(faultTable);

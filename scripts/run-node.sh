@@ -26,7 +26,7 @@ stop_nodes() {
         if node_alive "$pid"; then
             kill -TERM "$pid"
             # Graceful shutdown drains clients; give it time before forcing.
-            for _ in $(seq 150); do node_alive "$pid" || break; sleep 0.1; done
+            for _ in $(seq 300); do node_alive "$pid" || break; sleep 0.1; done
             if node_alive "$pid"; then kill -KILL "$pid"; fi
             stopped=$((stopped + 1))
         fi

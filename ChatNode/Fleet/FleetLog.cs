@@ -12,17 +12,20 @@ internal static partial class FleetLog
     [LoggerMessage(EventId = 1013, Level = LogLevel.Information, Message = "Node {NodeId} joined the fleet at {Url} (peer {PeerUrl}), ring epoch {Epoch}")]
     public static partial void Joined(ILogger logger, string nodeId, string url, string peerUrl, long epoch);
 
-    [LoggerMessage(EventId = 1014, Level = LogLevel.Information, Message = "Redirected {Count} connections after ring epoch {Epoch}")]
-    public static partial void Rebalanced(ILogger logger, int count, long epoch);
-
     [LoggerMessage(EventId = 1201, Level = LogLevel.Error, Message = "Following ring epoch {Epoch} failed")]
-    public static partial void RebalanceFailed(ILogger logger, long epoch, Exception exception);
+    public static partial void FollowFailed(ILogger logger, long epoch, Exception exception);
 
     [LoggerMessage(EventId = 1202, Level = LogLevel.Information, Message = "Handed {Count} connections over to their new owners (ring epoch {Epoch})")]
     public static partial void HandedOff(ILogger logger, int count, long epoch);
 
     [LoggerMessage(EventId = 1203, Level = LogLevel.Information, Message = "Node {NodeId} is {State} (ring epoch {Epoch})")]
     public static partial void StateChanged(ILogger logger, string nodeId, NodeState state, long epoch);
+
+    [LoggerMessage(EventId = 1208, Level = LogLevel.Warning, Message = "Could not write this node's record as {State}")]
+    public static partial void RecordWriteFailed(ILogger logger, NodeState state, Exception exception);
+
+    [LoggerMessage(EventId = 1209, Level = LogLevel.Warning, Message = "The fleet did not learn of the drain; closing {Connections} connections without handing them over")]
+    public static partial void DrainUnannounced(ILogger logger, int connections);
 
     [LoggerMessage(EventId = 1211, Level = LogLevel.Information, Message = "Node {NodeId} left the fleet (ring epoch {Epoch})")]
     public static partial void Left(ILogger logger, string nodeId, long epoch);

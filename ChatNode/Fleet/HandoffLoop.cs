@@ -11,14 +11,21 @@ namespace ChatNode.Fleet;
 /// The one loop that moves client connections to the node that owns their user in the target ring, for joins and
 /// drains alike: a <c>redirect</c> frame to that node (with the ring epoch) and close 4000. After every ring change, and
 /// every few seconds while connections are misplaced, it scans this node's connections; the misplaced ones are shuffled
-/// and moved one at a time, spread over <see cref="FleetOptions.HandoffWindow"/> from the first move of the episode,
-/// never faster than <see cref="FleetOptions.HandoffMaxRate"/> (a drain may ask for a rate of its own), with each interval
-/// drawn at random between half and one and a half times the mean. A connection whose target owner is unreachable
-/// stays until it is reachable or the ring changes. Runs at <see cref="LifecycleStage.Background"/>.
+/// and moved at an even pace spread over <see cref="FleetOptions.HandoffWindow"/> from the first move of the episode,
+/// never faster than <see cref="FleetOptions.HandoffMaxRate"/> (a drain may ask for a rate of its own); the loop wakes
+/// up at jittered intervals (between half and one and a half times the mean, at least every 10 ms) and moves what is due.
+/// A connection whose target owner is unreachable stays until it is reachable or the ring changes. Runs at
+/// <see cref="LifecycleStage.Background"/>.
 /// </summary>
 internal sealed class HandoffLoop : ILifecycleParticipant
 {
     private static readonly TimeSpan Rescan = TimeSpan.FromSeconds(2);
+
+    // The handoff wakes up at most this often (moving several connections per wake-up at high rates).
+    private static readonly TimeSpan Tick = TimeSpan.FromMilliseconds(10);
+
+    // The most moves saved up while the loop could not run (a pause), in time at the current pace.
+    private static readonly TimeSpan MaxBurst = TimeSpan.FromMilliseconds(100);
 
     private readonly ConnectionRegistry _connections;
     private readonly Ownership _ownership;
@@ -124,28 +131,41 @@ internal sealed class HandoffLoop : ILifecycleParticipant
         }
     }
 
-    // Moves the connections in order until done, or until the ring changes (the caller scans again).
+    // Moves the connections in order until done, or until the ring changes (the caller scans again). The pace is kept
+    // by credit: every wake-up earns the moves due for the time that passed (so the rate holds however coarse the timer),
+    // and the wake-ups themselves are jittered; at most MaxBurst worth of moves is saved up across a stall.
     private async Task<int> MoveAsync(List<ClientConnection> misplaced, DateTimeOffset episodeEnds, Task woken, Random random, CancellationToken stop)
     {
         var moved = 0;
-        for (var i = 0; i < misplaced.Count && !woken.IsCompleted; i++)
+        var next = 0;
+        var credit = 1.0;
+        var last = _time.GetTimestamp();
+        while (next < misplaced.Count && !woken.IsCompleted)
         {
+            var mean = MeanInterval(misplaced.Count - next, episodeEnds);
+            var now = _time.GetTimestamp();
+            credit = Math.Min(credit + (_time.GetElapsedTime(last, now) / mean), Math.Max(1, MaxBurst / mean));
+            last = now;
             var view = _ownership.View;
-            var connection = misplaced[i];
-            if (connection.IsClosing || view.RedirectFor(connection.Address.UserId) is not { } target || !_peers.IsReachable(target))
+            for (; credit >= 1 && next < misplaced.Count; next++)
             {
-                continue;
+                var connection = misplaced[next];
+                if (connection.IsClosing || view.RedirectFor(connection.Address.UserId) is not { } target || !_peers.IsReachable(target))
+                {
+                    continue;
+                }
+
+                Redirect(connection, target, view.Epoch);
+                _metrics.HandedOff();
+                moved++;
+                credit--;
             }
 
-            Redirect(connection, target, view.Epoch);
-            _metrics.HandedOff();
-            moved++;
-            Volatile.Write(ref _pending, misplaced.Count - i - 1);
-            if (i + 1 < misplaced.Count)
+            Volatile.Write(ref _pending, misplaced.Count - next);
+            if (next < misplaced.Count)
             {
-                var left = misplaced.Count - i - 1;
-                var mean = MeanInterval(left, episodeEnds);
-                await Task.WhenAny(woken, Task.Delay(mean * (0.5 + random.NextDouble()), _time, stop)).ConfigureAwait(false);
+                var wait = mean > Tick ? mean : Tick;
+                await Task.WhenAny(woken, Task.Delay(wait * (0.5 + random.NextDouble()), _time, stop)).ConfigureAwait(false);
             }
         }
 

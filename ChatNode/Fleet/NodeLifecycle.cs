@@ -24,6 +24,9 @@ internal sealed class NodeLifecycle : ILifecycleParticipant
 {
     private static readonly TimeSpan ProgressInterval = TimeSpan.FromSeconds(1);
 
+    // A record write that etcd has not confirmed by then is given up: a drain goes on without it.
+    private static readonly TimeSpan WriteTimeout = TimeSpan.FromSeconds(5);
+
     private readonly IClusterRegistry _registry;
     private readonly Ownership _ownership;
     private readonly ConnectionRegistry _connections;
@@ -166,9 +169,16 @@ internal sealed class NodeLifecycle : ILifecycleParticipant
             var left = _connections.Count;
             FleetLog.Draining(_logger, left, rate > 0 ? rate : _options.HandoffMaxRate);
             _handoff.OverrideRate(rate);
-            await WriteAsync(self with { State = NodeState.Draining, ConnectionsLeft = left }).ConfigureAwait(false);
-            _handoff.Wake();
-            await WaitForConnectionsToMoveAsync().ConfigureAwait(false);
+            if (await WriteAsync(self with { State = NodeState.Draining, ConnectionsLeft = left }).ConfigureAwait(false))
+            {
+                _handoff.Wake();
+                await WaitForConnectionsToMoveAsync().ConfigureAwait(false);
+            }
+            else
+            {
+                // Nobody learned of the drain (etcd does not answer), so nobody would take the users: close at once.
+                FleetLog.DrainUnannounced(_logger, left);
+            }
 
             // Leave the ring: the others stop forwarding to this node and route its users to their new owners.
             await _registry.DeregisterAsync(CancellationToken.None).ConfigureAwait(false);
@@ -230,12 +240,11 @@ internal sealed class NodeLifecycle : ILifecycleParticipant
                     FleetLog.JoinTimedOut(_logger, node!, remaining);
                 }
 
-                if (Self is { } self)
+                // Until etcd took the record (a write it did not answer is tried again).
+                if (Self is not { } self || await WriteAsync(self with { State = NodeState.Active }).ConfigureAwait(false))
                 {
-                    await WriteAsync(self with { State = NodeState.Active }).ConfigureAwait(false);
+                    return;
                 }
-
-                return;
             }
 
             await Task.Delay(TimeSpan.FromMilliseconds(500), _time, stop).ConfigureAwait(false);
@@ -269,7 +278,8 @@ internal sealed class NodeLifecycle : ILifecycleParticipant
         return (null, 0);
     }
 
-    private async Task WriteAsync(NodeInfo self)
+    // Writes the record and waits until the ring shows it (at most WriteTimeout); false if etcd did not take it.
+    private async Task<bool> WriteAsync(NodeInfo self)
     {
         NodeState before;
         lock (_gate)
@@ -278,11 +288,23 @@ internal sealed class NodeLifecycle : ILifecycleParticipant
             _self = self;
         }
 
-        await _registry.UpdateAsync(self, CancellationToken.None).ConfigureAwait(false);
+        using var timeout = new CancellationTokenSource(WriteTimeout, _time);
+        try
+        {
+            await _registry.UpdateAsync(self, timeout.Token).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is not InvalidOperationException)
+        {
+            FleetLog.RecordWriteFailed(_logger, self.State, ex);
+            return false;
+        }
+
         if (before != self.State)
         {
             FleetLog.StateChanged(_logger, self.NodeId, self.State, _registry.Current.Epoch);
         }
+
+        return true;
     }
 
     private static string ToWebSocketUrl(string httpUrl)

@@ -52,7 +52,7 @@ internal sealed class RingFollower : ILifecycleParticipant
             }
             catch (Exception ex)
             {
-                FleetLog.RebalanceFailed(_logger, snapshot.Epoch, ex);
+                FleetLog.FollowFailed(_logger, snapshot.Epoch, ex);
             }
         }
     }

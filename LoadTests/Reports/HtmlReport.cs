@@ -53,13 +53,13 @@ public static class HtmlReport
         if (faults.Count > 0)
         {
             html.Append("<h2>Faults</h2><table><tr><th>at s</th><th>fault</th><th>target</th><th>took s</th><th>clients cut off</th><th>served again</th>")
-                .Append("<th>waited p50 / p99 / max ms</th><th>moved</th><th>moves/s</th><th>others p99 ms</th><th>error</th></tr>");
+                .Append("<th>waited p50 / p99 / max ms</th><th>moved</th><th>moves/s</th><th>max redirects</th><th>others p99 ms</th><th>error</th></tr>");
             foreach (var f in faults)
             {
                 html.Append("<tr><td>").Append(F(f.AtSecond)).Append("</td><td>").Append(E(f.Kind)).Append("</td><td>").Append(E(f.Target)).Append("</td><td>").Append(F(f.Seconds))
                     .Append("</td><td>").Append(f.Affected).Append("</td><td>").Append(f.ServedAgain).Append("</td><td>")
                     .Append(F(f.ServedAgainMs.P50)).Append(" / ").Append(F(f.ServedAgainMs.P99)).Append(" / ").Append(F(f.ServedAgainMs.Max))
-                    .Append("</td><td>").Append(f.Moved).Append("</td><td>").Append(F(f.MovesPerSecond)).Append("</td><td>").Append(F(f.OthersP99Ms))
+                    .Append("</td><td>").Append(f.Moved).Append("</td><td>").Append(F(f.MovesPerSecond)).Append("</td><td>").Append(f.MaxRedirects).Append("</td><td>").Append(F(f.OthersP99Ms))
                     .Append("</td><td class=\"").Append(f.Error is null ? "ok" : "bad").Append("\">").Append(E(f.Error ?? "")).Append("</td></tr>");
             }
 

@@ -39,6 +39,7 @@ public sealed record FaultReport(
     LatencySummary ServedAgainMs,
     int Moved,
     double MovesPerSecond,
+    int MaxRedirects,
     double OthersP99Ms,
     string? Error);
 

@@ -202,6 +202,7 @@ public sealed class SoakScenario : Scenario
         var waited = new LongHistogram(600_000, 3);
         var served = 0;
         var moved = 0;
+        var redirects = 0;
         var moves = new List<DateTime>();
         foreach (var key in affected)
         {
@@ -219,6 +220,7 @@ public sealed class SoakScenario : Scenario
             }
 
             served++;
+            redirects = Math.Max(redirects, back.Change.Redirects);
             waited.RecordValue(Math.Max(1, (long)(back.At - lost.At).TotalMilliseconds));
             if (back.Change.NodeId != placement.GetValueOrDefault(key))
             {
@@ -238,6 +240,7 @@ public sealed class SoakScenario : Scenario
             Milliseconds(waited),
             moved,
             span > 0 ? moved / span : 0,
+            redirects,
             window.Others.TotalCount > 0 ? RunStats.Milliseconds(window.Others.GetValueAtPercentile(99)) : 0,
             error);
     }
