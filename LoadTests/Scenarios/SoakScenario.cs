@@ -16,6 +16,7 @@ namespace ChatNode.LoadTests.Scenarios;
 /// otherwise one that is restarted afterwards).</item>
 /// <item><c>sigterm</c>: a node gets SIGTERM (it drains), then is restarted.</item>
 /// <item><c>kill</c>: a node gets SIGKILL; once its users were served elsewhere (after its lease expired) it is restarted.</item>
+/// <item>(<c>restart</c>: not a fault to ask for, but how the report shows a node coming back after one of the three above.)</item>
 /// <item><c>redis-master</c>: a Redis master gets SIGKILL; it is restarted once its replica took over.</item>
 /// <item><c>etcd</c>: etcd stops for 10 s and resumes.</item>
 /// </list>
@@ -107,10 +108,24 @@ public sealed class SoakScenario : Scenario
             for (var i = 0; !stop.IsCancellationRequested; i++)
             {
                 var started = DateTime.UtcNow;
-                var report = await InjectOneAsync(kinds[i % kinds.Count], context, fleet);
+                var (report, restart) = await InjectOneAsync(kinds[i % kinds.Count], context, fleet);
                 lock (_faults)
                 {
                     _faults.Add(report);
+                }
+
+                // A node the fault took away comes back as an event of its own: its users move back to it.
+                if (restart is { } index)
+                {
+                    var back = await MeasuredAsync("restart", LocalFleet.NodeId(index), context, async () =>
+                    {
+                        await fleet.RestartAsync(index);
+                        return LocalFleet.NodeId(index);
+                    });
+                    lock (_faults)
+                    {
+                        _faults.Add(back);
+                    }
                 }
 
                 var next = started + context.Options.FaultEvery - DateTime.UtcNow;
@@ -125,11 +140,50 @@ public sealed class SoakScenario : Scenario
         }
     }
 
-    private async Task<FaultReport> InjectOneAsync(string kind, LoadContext context, LocalFleet fleet)
+    // Injects one fault and measures it until Settle after it was injected; returns the node to restart, if any.
+    private async Task<(FaultReport Report, int? Restart)> InjectOneAsync(string kind, LoadContext context, LocalFleet fleet)
     {
         var running = fleet.Running;
         var index = kind is "drain" && running.Count > _initialNodes ? running[^1] : running[Random.Shared.Next(running.Count)];
         var target = kind is "redis-master" or "etcd" or "join" ? "" : LocalFleet.NodeId(index);
+        int? restart = null;
+        var report = await MeasuredAsync(kind, target, context, async () =>
+        {
+            switch (kind)
+            {
+                case "join":
+                    return LocalFleet.NodeId(await fleet.JoinAsync());
+                case "drain":
+                    await fleet.DrainAsync(index, rate: 0, NodeExit);
+                    restart = fleet.Running.Count < _initialNodes ? index : null;
+                    return target;
+                case "sigterm":
+                    await fleet.StopAsync(index, NodeExit);
+                    restart = index;
+                    return target;
+                case "kill":
+                    var placement = context.Placement;
+                    fleet.Kill(index);
+                    restart = index;
+                    await WaitServedElsewhereAsync(context, target, placement, TimeSpan.FromSeconds(60));
+                    return target;
+                case "redis-master":
+                    await fleet.KillRedisMasterAsync(TimeSpan.FromSeconds(90));
+                    return "";
+                case "etcd":
+                    await fleet.EtcdOutageAsync(EtcdOutage);
+                    return "";
+                default:
+                    throw new ArgumentException($"unknown fault '{kind}'");
+            }
+        });
+        return (report, restart);
+    }
+
+    // Runs one event and measures it: from its start until Settle after it was done. The event returns its target node
+    // (a join knows it only once it is done).
+    private async Task<FaultReport> MeasuredAsync(string kind, string target, LoadContext context, Func<Task<string>> inject)
+    {
         var window = new Window(target, new LongConcurrentHistogram(1, TimeStamp.Seconds(120), 3));
         var placement = context.Placement;
         var atSecond = context.Stats.Elapsed.TotalSeconds;
@@ -138,38 +192,7 @@ public sealed class SoakScenario : Scenario
         string? error = null;
         try
         {
-            switch (kind)
-            {
-                case "join":
-                    target = LocalFleet.NodeId(await fleet.JoinAsync());
-                    break;
-                case "drain":
-                    await fleet.DrainAsync(index, rate: 0, NodeExit);
-                    if (fleet.Running.Count < _initialNodes)
-                    {
-                        await fleet.RestartAsync(index);
-                    }
-
-                    break;
-                case "sigterm":
-                    await fleet.StopAsync(index, NodeExit);
-                    await fleet.RestartAsync(index);
-                    break;
-                case "kill":
-                    fleet.Kill(index);
-                    await WaitServedElsewhereAsync(context, target, placement, TimeSpan.FromSeconds(60));
-                    await fleet.RestartAsync(index);
-                    break;
-                case "redis-master":
-                    target = "";
-                    await fleet.KillRedisMasterAsync(TimeSpan.FromSeconds(90));
-                    break;
-                case "etcd":
-                    await fleet.EtcdOutageAsync(EtcdOutage);
-                    break;
-                default:
-                    throw new ArgumentException($"unknown fault '{kind}'");
-            }
+            target = await inject();
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
@@ -195,8 +218,8 @@ public sealed class SoakScenario : Scenario
 
     private FaultReport Measure(string kind, string target, double atSecond, DateTime start, TimeSpan injected, IReadOnlyDictionary<string, string?> placement, Window window, string? error)
     {
-        // Affected: the clients on the faulted node when the fault began, or (a join) those that moved to the new node.
-        var affected = kind == "join"
+        // Affected: the clients on the faulted node when the fault began, or (a join, a restart) those that moved to it.
+        var affected = kind is "join" or "restart"
             ? _history.Where(h => Snapshot(h.Value).Any(e => e.At >= start && e.Change.NodeId == target)).Select(h => h.Key).ToArray()
             : placement.Where(p => target.Length > 0 && p.Value == target).Select(p => p.Key).ToArray();
         var waited = new LongHistogram(600_000, 3);
