@@ -118,6 +118,7 @@ public sealed partial class ChatClient
             Interlocked.Increment(ref _connections);
             _options.OnConnectionChanged?.Invoke(new ConnectionEvent(_time.GetUtcNow(), Welcome?.NodeId, url, null, redirects));
             _connected.TrySetResult();
+            WakeOutbox();
             return;
         }
     }

@@ -51,6 +51,7 @@ public sealed partial class ChatClient : IAsyncDisposable
         _options = options;
         _time = options.TimeProvider;
         _dedupe = options.Dedupe ?? new SeqDedupe();
+        _outbox = options.Outbox ?? new MemorySendOutbox();
         _acks = Channel.CreateUnbounded<string>(new UnboundedChannelOptions { SingleReader = true });
         _sendRetry = new ResiliencePipelineBuilder { TimeProvider = _time }.AddRetry(new RetryStrategyOptions
         {
@@ -116,6 +117,7 @@ public sealed partial class ChatClient : IAsyncDisposable
 
         client._run = client.RunAsync();
         client._ackLoop = client.AckLoopAsync();
+        client._outboxLoop = client.OutboxLoopAsync();
         return client;
     }
 
@@ -128,8 +130,13 @@ public sealed partial class ChatClient : IAsyncDisposable
     }
 
     /// <summary>
-    /// Sends a message; retries on lost connections and retryable errors with the same client message id until
-    /// <see cref="ChatClientOptions.SendRetryBudget"/> runs out. SUCCESS means the message is durably stored.
+    /// Sends a message: kept in the outbox (<see cref="ChatClientOptions.Outbox"/>) first, then retried on lost
+    /// connections and retryable errors with the same client message id until the node answers or
+    /// <see cref="ChatClientOptions.SendRetryBudget"/> runs out. SUCCESS means the message is durably stored, once.
+    /// Throws <see cref="ChatErrorException"/> when the node refused it and <see cref="ChatConnectionException"/> when
+    /// it was never applied: in both cases nothing was stored. Throws <see cref="SendOutcomeUnknownException"/> when
+    /// it may have been stored: it stays in the outbox, is retried in the background and settles through
+    /// <see cref="ChatClientOptions.OnSendSettled"/>.
     /// </summary>
     public Task<SendMessageResult> SendMessageAsync(string chatId, string text, string? clientMessageId = null, CancellationToken cancellationToken = default) =>
         SendMessageAsync(chatId, text, [], clientMessageId, cancellationToken);
@@ -138,33 +145,23 @@ public sealed partial class ChatClient : IAsyncDisposable
     public async Task<SendMessageResult> SendMessageAsync(
         string chatId, string text, IEnumerable<Attachment> attachments, string? clientMessageId = null, CancellationToken cancellationToken = default)
     {
-        var command = new SendMessage { ChatId = chatId, Text = text, ClientMessageId = clientMessageId ?? Guid.NewGuid().ToString("N") };
-        command.Attachments.Add(attachments);
-        var frame = new ClientFrame { SendMessage = command };
-        using var budget = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        budget.CancelAfter(_options.SendRetryBudget);
-        Exception? last = null;
+        var send = new PendingSend(clientMessageId ?? Guid.NewGuid().ToString("N"), chatId, text, [.. attachments], _time.GetUtcNow());
+        if (!TryClaim(send.ClientMessageId))
+        {
+            throw new InvalidOperationException($"a send with client message id {send.ClientMessageId} is in progress");
+        }
+
         try
         {
-            return await _sendRetry.ExecuteAsync(async ct =>
-            {
-                try
-                {
-                    // A retry waits for the connection to be back rather than failing against a closed one.
-                    await _connected.Task.WaitAsync(ct).ConfigureAwait(false);
-                    return (await RequestAsync(frame.Clone(), ct).ConfigureAwait(false)).SendMessageResult;
-                }
-                catch (Exception ex) when (ex is ChatConnectionException or ChatErrorException)
-                {
-                    last = ex;
-                    throw;
-                }
-            }, budget.Token).ConfigureAwait(false);
+            await _outbox.SaveAsync(send, cancellationToken).ConfigureAwait(false);
         }
-        catch (OperationCanceledException) when (budget.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+        catch
         {
-            throw new ChatConnectionException($"send not confirmed within {_options.SendRetryBudget}{(last is null ? "" : "; last failure: " + last.Message)}", last);
+            _sending.TryRemove(send.ClientMessageId, out _);
+            throw;
         }
+
+        return await SendClaimedAsync(send, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>
@@ -229,19 +226,25 @@ public sealed partial class ChatClient : IAsyncDisposable
         frame.RequestId = id;
         var result = new TaskCompletionSource<ServerFrame>(TaskCreationOptions.RunContinuationsAsynchronously);
         _pending[id] = result;
+        var sent = false;
         try
         {
             await SendFrameAsync(socket, frame, cancellationToken).ConfigureAwait(false);
+            sent = true;
             var reply = await result.Task.WaitAsync(_options.RequestTimeout, _time, cancellationToken).ConfigureAwait(false);
-            return reply.BodyCase == ServerFrame.BodyOneofCase.Error ? throw new ChatErrorException(reply.Error.Code, reply.Error.Message) : reply;
+            return reply.BodyCase == ServerFrame.BodyOneofCase.Error ? throw new ChatErrorException(reply.Error.Code, reply.Error.Message, reply.Error.OutcomeUnknown) : reply;
         }
         catch (TimeoutException ex)
         {
-            throw new ChatConnectionException("no result within the request timeout", ex);
+            throw new ChatConnectionException("no result within the request timeout", ex, requestSent: true);
+        }
+        catch (ChatConnectionException ex) when (sent && !ex.RequestSent)
+        {
+            throw new ChatConnectionException(ex.Message, ex.InnerException, requestSent: true);
         }
         catch (Exception ex) when (ex is WebSocketException or ObjectDisposedException or InvalidOperationException)
         {
-            throw new ChatConnectionException("the connection is gone", ex);
+            throw new ChatConnectionException("the connection is gone", ex, requestSent: sent);
         }
         finally
         {
@@ -277,6 +280,7 @@ public sealed partial class ChatClient : IAsyncDisposable
 
         _socket?.Abort();
         await _run.ConfigureAwait(false);
+        await _outboxLoop.ConfigureAwait(false);
         _socket?.Dispose();
         _closed.TrySetResult(new CloseInfo((int?)WebSocketCloseStatus.NormalClosure, "disposed"));
         _messages.Writer.TryComplete();

@@ -47,8 +47,26 @@ public sealed class ChatClientOptions
     /// <summary>How long a request waits for its result before it counts as lost. Default 15 s.</summary>
     public TimeSpan RequestTimeout { get; set; } = TimeSpan.FromSeconds(15);
 
-    /// <summary>How long <c>ChatClient.SendMessageAsync</c> keeps retrying (same client message id) before giving up. Default 60 s.</summary>
+    /// <summary>
+    /// How long <c>ChatClient.SendMessageAsync</c> keeps retrying (same client message id) before it returns: a send
+    /// that may have been stored then stays in the outbox and is retried in the background. Default 60 s.
+    /// </summary>
     public TimeSpan SendRetryBudget { get; set; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>
+    /// Where sends are kept until the node settled them. Default: in memory (<see cref="MemorySendOutbox"/>); back it
+    /// with the app's storage so that sends pending when the app stopped are settled by the next client, with their ids.
+    /// </summary>
+    public ISendOutbox? Outbox { get; set; }
+
+    /// <summary>How often kept sends are retried while the client stays connected (they are also retried on every connect). Default 30 s.</summary>
+    public TimeSpan OutboxRetryInterval { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// Called when a send that <c>SendMessageAsync</c> left pending (or one loaded from the outbox) settles: stored
+    /// (<see cref="SettledSend.Result"/>) or refused (<see cref="SettledSend.Error"/>). Called on a background task.
+    /// </summary>
+    public Action<SettledSend>? OnSendSettled { get; set; }
 
     /// <summary>Redirects followed for one connect before giving up. Default 5.</summary>
     public int MaxRedirects { get; set; } = 5;

@@ -65,7 +65,7 @@ public static class Program
             await File.WriteAllTextAsync(Path.Combine(folder, "report.html"), HtmlReport.Render(report), CancellationToken.None);
             PrintSummary(report);
             Console.WriteLine($"reports: {Path.GetFullPath(Path.Combine(folder, "report.html"))} and report.json");
-            return report.Lost > 0 || report.Duplicated > 0 || report.Faults?.Any(f => f.Error is not null) == true ? 1 : 0;
+            return report.Lost > 0 || report.Duplicated > 0 || report.FailedButDelivered > 0 || report.Faults?.Any(f => f.Error is not null) == true ? 1 : 0;
         }
         finally
         {
@@ -135,6 +135,7 @@ public static class Program
         table.AddRow("sent / confirmed / failed", $"{report.Sent:N0} / {report.Acked:N0} / {report.Failed:N0}");
         table.AddRow("delivered / expected", $"{report.Delivered:N0} / {report.ExpectedDeliveries:N0}");
         table.AddRow("lost / duplicated", report.Lost + report.Duplicated == 0 ? "[green]0 / 0[/]" : $"[red]{report.Lost} / {report.Duplicated}[/]");
+        table.AddRow("failed but delivered / still pending", report.FailedButDelivered == 0 ? $"[green]0[/] / {report.Pending}" : $"[red]{report.FailedButDelivered}[/] / {report.Pending}");
         table.AddRow("delivered/s", report.DeliveredPerSecond.ToString("N0", CultureInfo.InvariantCulture));
         table.AddRow("send->SUCCESS ms p50/p90/p99/p99.9/max", Latency(report.AckLatencyMs));
         table.AddRow("send->delivery ms p50/p90/p99/p99.9/max", Latency(report.DeliveryLatencyMs));

@@ -69,10 +69,29 @@ public enum ChatWriteStatus
     NoChange,
 }
 
-/// <summary>Thrown when the store did not accept or replicate a write in time. The operation is safe to retry.</summary>
+/// <summary>
+/// Thrown when the store did not answer, accept or replicate an operation in time. The operation is safe to retry.
+/// <see cref="MayHaveWritten"/>: the operation writes, and may have been applied before it failed (a timeout, a lost
+/// connection, a replica acknowledgement that did not come), so its outcome is unknown.
+/// </summary>
 public sealed class StoreUnavailableException : Exception
 {
-    public StoreUnavailableException(string message, Exception? inner = null)
+    public StoreUnavailableException(string message, Exception? inner = null, bool mayHaveWritten = false)
+        : base(message, inner)
+    {
+        MayHaveWritten = mayHaveWritten;
+    }
+
+    public bool MayHaveWritten { get; }
+}
+
+/// <summary>
+/// Thrown when the store refuses new data because it is at its memory limit (Redis <c>maxmemory</c> with
+/// <c>noeviction</c>). The refused operation wrote nothing; reads and deletions keep working.
+/// </summary>
+public sealed class StoreFullException : Exception
+{
+    public StoreFullException(string message, Exception? inner = null)
         : base(message, inner)
     {
     }

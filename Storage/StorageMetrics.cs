@@ -10,6 +10,7 @@ public sealed class StorageMetrics
     private readonly Histogram<double> _duration;
     private readonly Counter<long> _retries;
     private readonly Counter<long> _failures;
+    private readonly Counter<long> _full;
     private readonly Histogram<double> _replicaWait;
     private readonly Histogram<long> _replicaBatch;
 
@@ -20,6 +21,7 @@ public sealed class StorageMetrics
             "chat.store.duration", unit: "s", description: "Duration of store operations, retries and replica acknowledgement included.");
         _retries = meter.CreateCounter<long>("chat.store.retries", unit: "{retry}", description: "Store operations retried after a transient failure.");
         _failures = meter.CreateCounter<long>("chat.store.failures", unit: "{operation}", description: "Store operations that failed after their retry budget.");
+        _full = meter.CreateCounter<long>("chat.store.full", unit: "{operation}", description: "Store operations refused because the store is at its memory limit.");
         _replicaWait = meter.CreateHistogram<double>("chat.store.replica_wait.duration", unit: "s", description: "Duration of one WAIT for replica acknowledgement, per master.");
         _replicaBatch = meter.CreateHistogram<long>("chat.store.replica_wait.callers", unit: "{caller}", description: "Writes covered by one WAIT (group commit size).");
     }
@@ -39,6 +41,8 @@ public sealed class StorageMetrics
         _replicaWait.Record(duration.TotalSeconds);
         _replicaBatch.Record(callers);
     }
+
+    public void RecordFull(string operation) => _full.Add(1, new KeyValuePair<string, object?>("operation", operation));
 
     public void RecordRetry(string operation) => _retries.Add(1, new KeyValuePair<string, object?>("operation", operation));
 }

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Local backing services for chatnode: Redis Cluster (3 masters + 3 replicas), etcd, s3rver.
+# Local backing services for chatnode: Redis Cluster (3 masters, 2 replicas each), etcd, s3rver.
 # Everything listens on 127.0.0.1 and keeps its data, logs and pid files under $CHATNODE_BUILD.
 #
 #   services.sh install                      install missing packages (apt), s3rver and the deploy check (npm)
@@ -11,8 +11,9 @@
 #   services.sh is-running redis|etcd|s3     exit 0 if running (used by test.sh)
 #   services.sh is-healthy redis             exit 0 if the cluster is ok and every replica's link is up
 #
-# Ports: CHATNODE_REDIS_BASE_PORT (7101, six consecutive ports), CHATNODE_ETCD_PORT (2479),
+# Ports: CHATNODE_REDIS_BASE_PORT (7101, nine consecutive ports), CHATNODE_ETCD_PORT (2479),
 # CHATNODE_ETCD_PEER_PORT (2480), CHATNODE_S3_PORT (4569). Start timeout: CHATNODE_START_TIMEOUT (30 s).
+# Redis: CHATNODE_REDIS_REPLICAS replicas per master (2; 1 to compare), CHATNODE_REDIS_MAXMEMORY per server (512mb).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -22,7 +23,11 @@ S3RVER=$S3_DIR/node_modules/.bin/s3rver
 DEPLOY_CHECK_DIR=$ROOT/scripts/deploy-check
 
 REDIS_BASE=${CHATNODE_REDIS_BASE_PORT:-7101}
-mapfile -t REDIS_PORTS < <(seq "$REDIS_BASE" $((REDIS_BASE + 5)))
+REDIS_REPLICAS=${CHATNODE_REDIS_REPLICAS:-2}
+REDIS_MAXMEMORY=${CHATNODE_REDIS_MAXMEMORY:-512mb}
+REDIS_COUNT=$((3 * (1 + REDIS_REPLICAS)))
+mapfile -t REDIS_PORTS < <(seq "$REDIS_BASE" $((REDIS_BASE + REDIS_COUNT - 1)))
+REDIS_RANGE="127.0.0.1:${REDIS_PORTS[0]}-${REDIS_PORTS[-1]}"
 ETCD_PORT=${CHATNODE_ETCD_PORT:-2479}
 ETCD_PEER_PORT=${CHATNODE_ETCD_PEER_PORT:-2480}
 S3_PORT=${CHATNODE_S3_PORT:-4569}
@@ -136,7 +141,13 @@ bind 127.0.0.1
 protected-mode no
 cluster-enabled yes
 cluster-config-file nodes.conf
+# A master silent for 2 s is failed; one of its replicas is promoted about a second later. Lower values fail over
+# faster but turn a pause of a busy machine into a needless failover.
 cluster-node-timeout 2000
+# Messages are never evicted: at the limit, writes that add data get OOM (the node answers STORE_FULL) while reads
+# and deletions go on.
+maxmemory $REDIS_MAXMEMORY
+maxmemory-policy noeviction
 appendonly yes
 appendfsync everysec
 save ""
@@ -147,14 +158,14 @@ logfile "$dir/redis.log"
 EOF
 }
 
-# Healthy = every node sees cluster_state:ok with 6 known nodes, 3 masters, and 3 replicas whose link is up
+# Healthy = every node sees cluster_state:ok with all nodes known, 3 masters, and every replica's link up
 # (links come up seconds after cluster_state:ok; tests that use WAIT need them).
 redis_healthy() {
     local port info masters=0 replicas=0
     for port in "${REDIS_PORTS[@]}"; do
         info=$(redis-cli -p "$port" cluster info 2>/dev/null) || return 1
         grep -q '^cluster_state:ok' <<<"$info" || return 1
-        grep -q '^cluster_known_nodes:6' <<<"$info" || return 1
+        grep -q "^cluster_known_nodes:$REDIS_COUNT" <<<"$info" || return 1
         info=$(redis-cli -p "$port" info replication 2>/dev/null) || return 1
         if grep -q '^role:master' <<<"$info"; then
             masters=$((masters + 1))
@@ -163,13 +174,13 @@ redis_healthy() {
             replicas=$((replicas + 1))
         fi
     done
-    ((masters == 3 && replicas == 3))
+    ((masters == 3 && replicas == 3 * REDIS_REPLICAS))
 }
 
 redis_start() {
     local n; n=$(redis_alive_count)
-    if ((n == 6)); then log "redis already running (127.0.0.1:${REDIS_PORTS[0]}-${REDIS_PORTS[5]})"; return 0; fi
-    if ((n > 0)); then log "redis partly running ($n/6), restarting it"; redis_stop; fi
+    if ((n == REDIS_COUNT)); then log "redis already running ($REDIS_RANGE)"; return 0; fi
+    if ((n > 0)); then log "redis partly running ($n/$REDIS_COUNT), restarting it"; redis_stop; fi
     local port
     for port in "${REDIS_PORTS[@]}"; do port_busy "$port" && die "port $port is in use by another process"; done
     # Always a fresh cluster: old nodes.conf files would name node ids that no longer exist.
@@ -184,13 +195,13 @@ redis_start() {
             { show_log "$BUILD/redis/$port/redis.log"; redis_stop; die "redis on $port did not start"; }
     done
     local nodes=(); for port in "${REDIS_PORTS[@]}"; do nodes+=("127.0.0.1:$port"); done
-    if ! redis-cli --cluster create "${nodes[@]}" --cluster-replicas 1 --cluster-yes \
+    if ! redis-cli --cluster create "${nodes[@]}" --cluster-replicas "$REDIS_REPLICAS" --cluster-yes \
             >"$BUILD/redis/cluster-create.log" 2>&1; then
         show_log "$BUILD/redis/cluster-create.log"; redis_stop; die "redis-cli --cluster create failed"
     fi
     wait_for "redis cluster ok and replicas linked" redis_healthy ||
         { redis_stop; die "redis cluster did not become healthy"; }
-    log "redis started (127.0.0.1:${REDIS_PORTS[0]}-${REDIS_PORTS[5]}, 3 masters + 3 replicas)"
+    log "redis started ($REDIS_RANGE, 3 masters with $REDIS_REPLICAS replicas each, maxmemory $REDIS_MAXMEMORY)"
 }
 
 redis_stop() {
@@ -286,8 +297,8 @@ cmd_status() {
         redis=partial
         state=", $(redis-cli -p "${REDIS_PORTS[0]}" cluster info 2>/dev/null | grep -o 'cluster_state:[a-z]*' || echo 'cluster_state:?')"
     fi
-    ((n < 6)) || redis=running
-    printf '%-6s %-8s %s\n' redis "$redis" "127.0.0.1:${REDIS_PORTS[0]}-${REDIS_PORTS[5]} ($n/6 nodes$state)"
+    ((n < REDIS_COUNT)) || redis=running
+    printf '%-6s %-8s %s\n' redis "$redis" "$REDIS_RANGE ($n/$REDIS_COUNT nodes$state)"
     printf '%-6s %-8s %s\n' etcd "$(etcd_running && echo running || echo stopped)" "http://127.0.0.1:$ETCD_PORT"
     printf '%-6s %-8s %s\n' s3 "$(s3_running && echo running || echo stopped)" "http://127.0.0.1:$S3_PORT"
 }
@@ -303,7 +314,7 @@ cmd_env() {
 
 cmd_is_running() {
     case ${1:-} in
-        redis) (($(redis_alive_count) == 6)) ;;
+        redis) (($(redis_alive_count) == REDIS_COUNT)) ;;
         etcd) etcd_running ;;
         s3) s3_running ;;
         *) die "is-running needs one of redis|etcd|s3" ;;

@@ -15,6 +15,9 @@ internal sealed class CommandException(ErrorCode code, string message) : Excepti
     public ErrorCode Code { get; } = code;
 }
 
+/// <summary>A request failed after it may have written (a send after its append): the client must retry it unchanged.</summary>
+internal sealed class OutcomeUnknownException(Exception inner) : Exception(inner.Message, inner);
+
 /// <summary>
 /// Runs one client request and produces its single result or error frame. Store failures become
 /// <see cref="ErrorCode.Unavailable"/> (safe to retry), anything unexpected <see cref="ErrorCode.Internal"/>;
@@ -103,11 +106,30 @@ public sealed partial class CommandDispatcher
             result = Frames.Error(ex.Code, ex.Message);
             outcome = ex.Code.ToString();
         }
+        catch (Exception ex) when (ex is OutcomeUnknownException or StoreUnavailableException { MayHaveWritten: true })
+        {
+            // The request may be applied (a message stored, even delivered): only a retry of this very request settles it.
+            var cause = ex is OutcomeUnknownException ? ex.InnerException! : ex;
+            var code = cause switch
+            {
+                StoreUnavailableException => ErrorCode.Unavailable,
+                StoreFullException => ErrorCode.StoreFull,
+                _ => ErrorCode.Internal,
+            };
+            LogFailure(command, cause);
+            result = Frames.OutcomeUnknown(code, "The request may have been applied: retry it unchanged (the same clientMessageId) until it is answered; never resend it as a new one.");
+            outcome = code.ToString();
+        }
         catch (StoreUnavailableException ex)
         {
             CommandLog.StoreUnavailable(_logger, command, ex);
-            result = Frames.Error(ErrorCode.Unavailable, "The store did not confirm the write in time; retry the request unchanged.");
+            result = Frames.Error(ErrorCode.Unavailable, "The store did not answer in time; nothing was applied. Retry the request unchanged.");
             outcome = "Unavailable";
+        }
+        catch (StoreFullException)
+        {
+            result = Frames.Error(ErrorCode.StoreFull, "The store is at its memory limit and takes no new data; nothing was applied. Reads and acks work; retry later.");
+            outcome = "StoreFull";
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
@@ -126,4 +148,19 @@ public sealed partial class CommandDispatcher
     }
 
     private static CommandException BadRequest(string message) => new(ErrorCode.BadRequest, message);
+
+    private void LogFailure(string command, Exception cause)
+    {
+        switch (cause)
+        {
+            case StoreUnavailableException unavailable:
+                CommandLog.StoreUnavailable(_logger, command, unavailable);
+                break;
+            case StoreFullException:
+                break;
+            default:
+                CommandLog.RequestFailed(_logger, command, cause);
+                break;
+        }
+    }
 }

@@ -40,10 +40,20 @@ public sealed partial class CommandDispatcher
         body.Attachments.Add(attachments);
         var draft = new MessageDraft(
             command.ChatId, Ids.NewMessageId(), connection.Address.UserId, connection.Address.ClientId, command.ClientMessageId, body.ToByteArray());
+        // From the append on, a failure may leave the message stored (and even delivered): its outcome is unknown to
+        // the client, which must retry with the same clientMessageId. Only a refusal (or the store refusing the append
+        // for memory, which writes nothing) is a definite answer.
         AppendResult appended;
-        using (Telemetry.Source.StartActivity("store.append"))
+        try
         {
-            appended = await _messages.AppendAsync(draft, cancellationToken).ConfigureAwait(false);
+            using (Telemetry.Source.StartActivity("store.append"))
+            {
+                appended = await _messages.AppendAsync(draft, cancellationToken).ConfigureAwait(false);
+            }
+        }
+        catch (Exception ex) when (ex is not (StoreFullException or OperationCanceledException))
+        {
+            throw new OutcomeUnknownException(ex);
         }
 
         if (appended.Status != ChatWriteStatus.Ok)
@@ -57,12 +67,20 @@ public sealed partial class CommandDispatcher
         span?.SetTag("message.duplicate", appended.Duplicate);
         if (!appended.Duplicate || !appended.FannedOut)
         {
-            await _media.LinkAsync(attachments, command.ChatId, cancellationToken).ConfigureAwait(false);
-            // SUCCESS only after every recipient inbox holds the message: then delivery no longer depends on this node.
-            await _delivery.FanOutAsync(appended.Participants, connection.Address, new InboxEntry(message.DeliveryId, message.SentAtUs), cancellationToken)
-                .ConfigureAwait(false);
-            _delivery.Push(appended.Participants, connection.Address, PushFrames.Message(message), message.SentAtUs);
-            await _messages.MarkFannedOutAsync(draft, cancellationToken).ConfigureAwait(false);
+            try
+            {
+                await _media.LinkAsync(attachments, command.ChatId, cancellationToken).ConfigureAwait(false);
+                // SUCCESS only after every recipient inbox holds the message: then delivery no longer depends on this node.
+                await _delivery.FanOutAsync(appended.Participants, connection.Address, new InboxEntry(message.DeliveryId, message.SentAtUs), cancellationToken)
+                    .ConfigureAwait(false);
+                _delivery.Push(appended.Participants, connection.Address, PushFrames.Message(message), message.SentAtUs);
+                await _messages.MarkFannedOutAsync(draft, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                throw new OutcomeUnknownException(ex);
+            }
+
             if (!appended.Duplicate)
             {
                 _metrics.MessageStored();

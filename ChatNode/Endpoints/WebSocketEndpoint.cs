@@ -132,6 +132,12 @@ public sealed class WebSocketEndpoint : IDisposable
             await Refuse(context, StatusCodes.Status503ServiceUnavailable, "store unavailable, retry with backoff").ConfigureAwait(false);
             return;
         }
+        catch (StoreFullException)
+        {
+            // Only a client not registered yet needs room in the store; registered ones connect and read as usual.
+            await Refuse(context, StatusCodes.Status503ServiceUnavailable, "store full: no new client can register now, retry with backoff").ConfigureAwait(false);
+            return;
+        }
 
         using var socket = await context.WebSockets.AcceptWebSocketAsync(new WebSocketAcceptContext
         {

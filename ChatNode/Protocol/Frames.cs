@@ -12,6 +12,10 @@ public static class Frames
     public static ServerFrame Error(ErrorCode code, string message, ulong requestId = 0) =>
         new() { RequestId = requestId, Error = new Error { Code = code, Message = message } };
 
+    /// <summary>An error after which the request may or may not have been applied: retry it unchanged, never as a new one.</summary>
+    public static ServerFrame OutcomeUnknown(ErrorCode code, string message) =>
+        new() { Error = new Error { Code = code, Message = message, OutcomeUnknown = true } };
+
     /// <summary>The redirect push that sends a client to the node at <paramref name="url"/>; a close with 4000 follows it.</summary>
     public static ServerFrame Redirect(string url, string nodeId, long epoch) =>
         new() { Redirect = new Redirect { Url = url, NodeId = nodeId, Epoch = (ulong)Math.Max(0, epoch) } };

@@ -13,6 +13,7 @@ namespace ChatNode.LoadTests.Engine;
 public sealed class LoadContext : IAsyncDisposable
 {
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, string?> _nodeOf = new(StringComparer.Ordinal);
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, string[]> _pendingSends = new(StringComparer.Ordinal);
     private readonly TokenService _tokens;
     private readonly List<ChatClient> _clients = [];
     private readonly List<Task> _receivers = [];
@@ -89,6 +90,7 @@ public sealed class LoadContext : IAsyncDisposable
                 Dedupe = _dedupes.GetOrAdd(key, _ => new SeqDedupe()),
                 RequestTimeout = TimeSpan.FromSeconds(30),
                 SendRetryBudget = TimeSpan.FromSeconds(60),
+                OnSendSettled = OnSendSettled,
                 OnConnectionChanged = change =>
                 {
                     _nodeOf[key] = change.NodeId;
@@ -111,20 +113,54 @@ public sealed class LoadContext : IAsyncDisposable
         return client;
     }
 
-    /// <summary>Sends a timed message; on SUCCESS the recipients must each receive it once.</summary>
+    /// <summary>Sends whose outcome was unknown when their retry budget ended and that have not settled since.</summary>
+    public long PendingSends => _pendingSends.Count;
+
+    /// <summary>
+    /// Sends a timed message ("ticks clientMessageId"); on SUCCESS the recipients must each receive it once. A send
+    /// reported as failed must never arrive; one whose outcome is unknown stays pending until the client's outbox settles it.
+    /// </summary>
     public async Task SendAsync(ChatClient sender, string chatId, string[] recipients, CancellationToken cancellationToken)
     {
         var start = Stopwatch.GetTimestamp();
+        var clientMessageId = Guid.NewGuid().ToString("N");
         Stats.RecordSent();
         try
         {
-            var result = await sender.SendMessageAsync(chatId, start.ToString(CultureInfo.InvariantCulture) + " load", cancellationToken: cancellationToken);
+            var result = await sender.SendMessageAsync(chatId, start.ToString(CultureInfo.InvariantCulture) + " " + clientMessageId, clientMessageId, cancellationToken);
             Stats.Completeness.Expect(result.MessageId, recipients);
             Stats.RecordAck(start);
         }
-        catch (Exception ex) when (ex is ChatConnectionException or ChatErrorException or OperationCanceledException)
+        catch (SendOutcomeUnknownException)
         {
+            _pendingSends[clientMessageId] = recipients;
             Stats.RecordFailed();
+        }
+        catch (Exception ex) when (ex is ChatConnectionException or ChatErrorException)
+        {
+            Stats.Completeness.Failed(clientMessageId);
+            Stats.RecordFailed();
+        }
+        catch (OperationCanceledException)
+        {
+            // The run ended with the send in flight: its outcome is unknown, not failed.
+            Stats.RecordFailed();
+        }
+    }
+
+    // A send left pending settled in the background: stored (its recipients must get it) or refused (they must not).
+    private void OnSendSettled(SettledSend settled)
+    {
+        if (_pendingSends.TryRemove(settled.Send.ClientMessageId, out var recipients))
+        {
+            if (settled.Result is { } result)
+            {
+                Stats.Completeness.Expect(result.MessageId, recipients);
+            }
+            else
+            {
+                Stats.Completeness.Failed(settled.Send.ClientMessageId);
+            }
         }
     }
 
@@ -157,7 +193,7 @@ public sealed class LoadContext : IAsyncDisposable
                     Delivered?.Invoke(key, NodeOf(key), Stopwatch.GetTimestamp() - sentTicks);
                 }
 
-                Stats.Completeness.Received(key, message.MessageId);
+                Stats.Completeness.Received(key, message.MessageId, space > 0 ? message.Text[(space + 1)..] : null);
             }
         }
         catch (OperationCanceledException)

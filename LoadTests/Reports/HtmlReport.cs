@@ -17,9 +17,9 @@ public static class HtmlReport
         html.Append("<h1>chatnode load test: ").Append(E(report.Scenario)).Append("</h1>");
         html.Append("<p>").Append(E(report.Url)).Append(" &middot; ").Append(E(report.Load)).Append(" &middot; started ")
             .Append(report.StartedAt.ToString("u", CultureInfo.InvariantCulture)).Append(" &middot; ").Append(F(report.Seconds)).Append(" s measured</p>");
-        var complete = report.Lost == 0 && report.Duplicated == 0;
+        var complete = report.Lost == 0 && report.Duplicated == 0 && report.FailedButDelivered == 0;
         html.Append("<p class=\"").Append(complete ? "ok" : "bad").Append("\">")
-            .Append(complete ? "Complete: every confirmed message reached every recipient once." : $"INCOMPLETE: {report.Lost} lost, {report.Duplicated} duplicated deliveries.")
+            .Append(complete ? "Complete: every confirmed message reached every recipient once." : $"INCOMPLETE: {report.Lost} lost, {report.Duplicated} duplicated deliveries, {report.FailedButDelivered} deliveries of sends reported failed.")
             .Append("</p>");
 
         html.Append("<h2>Summary</h2><table><tr><th>metric</th><th>value</th></tr>");
@@ -67,7 +67,7 @@ public static class HtmlReport
         }
         if (report.LostSample.Count > 0)
         {
-            html.Append("<h2 class=\"bad\">Lost or duplicated (first 50)</h2><pre>").Append(E(string.Join('\n', report.LostSample))).Append("</pre>");
+            html.Append("<h2 class=\"bad\">Lost, duplicated, or failed but delivered (first 50 each)</h2><pre>").Append(E(string.Join('\n', report.LostSample))).Append("</pre>");
         }
 
         return html.Append("</body></html>").ToString();

@@ -68,7 +68,9 @@ public sealed record RunReport(
     IReadOnlyList<CpuReport> Cpu,
     IReadOnlyDictionary<string, double> Extra,
     IReadOnlyList<string> LostSample,
-    IReadOnlyList<FaultReport>? Faults = null)
+    IReadOnlyList<FaultReport>? Faults = null,
+    long Pending = 0,
+    long FailedButDelivered = 0)
 {
     private static readonly JsonSerializerOptions Json = new() { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.CamelCase, DefaultIgnoreCondition = JsonIgnoreCondition.Never };
 
@@ -116,7 +118,10 @@ public sealed record RunReport(
                 s.Latency.TotalCount > 0 ? RunStats.Milliseconds(s.Latency.GetValueAtPercentile(99)) : 0))],
             cpu,
             extra,
-            [.. lost.Take(50).Select(l => $"{l.MessageId} -> {l.Recipient}").Concat(duplicated.Take(50).Select(d => $"{d.MessageId} -> {d.Recipient} x{d.Times}"))],
-            faults);
+            [.. lost.Take(50).Select(l => $"{l.MessageId} -> {l.Recipient}").Concat(duplicated.Take(50).Select(d => $"{d.MessageId} -> {d.Recipient} x{d.Times}"))
+                .Concat(stats.Completeness.FailedButDelivered().Take(50).Select(f => $"send {f.ClientMessageId} reported failed, delivered to {f.Recipient}"))],
+            faults,
+            context.PendingSends,
+            stats.Completeness.FailedButDelivered().Count);
     }
 }

@@ -11,18 +11,29 @@ namespace ChatNode.Storage.Redis;
 /// Runs store operations with retries on the failures a cluster produces while it heals (connection loss,
 /// failover, CLUSTERDOWN, TRYAGAIN, a replica that did not acknowledge in time), within
 /// <see cref="RedisStoreOptions.RetryBudget"/>: exponential backoff with jitter from 25 ms, capped at 500 ms, on the
-/// node's <see cref="TimeProvider"/>. Every operation passed in must be idempotent. Thread-safe.
+/// node's <see cref="TimeProvider"/>. Every operation passed in must be idempotent. An operation that exhausts its budget
+/// throws <see cref="StoreUnavailableException"/> (marked as possibly written unless it only reads); one Redis refuses
+/// for memory (<c>OOM</c>) throws <see cref="StoreFullException"/> at once. Thread-safe.
 /// </summary>
 internal sealed class RedisRetry
 {
     private static readonly ResiliencePropertyKey<long> Started = new("chatnode.store.started");
     private static readonly ResiliencePropertyKey<string> Operation = new("chatnode.store.operation");
 
+    private static readonly TimeSpan FullLogInterval = TimeSpan.FromSeconds(10);
+
+    // Operations that only read: their failure leaves the store as it was.
+    private static readonly HashSet<string> Reads = new(StringComparer.Ordinal)
+    {
+        "message.get", "inbox.read", "chat.get", "chat.list", "chat.events", "client.list", "client.fanout", "attachment.get", "attachment.chats",
+    };
+
     private readonly RedisStoreOptions _options;
     private readonly StorageMetrics _metrics;
     private readonly ILogger<RedisRetry> _logger;
     private readonly TimeProvider _time;
     private readonly ResiliencePipeline _pipeline;
+    private long _lastFullLog;
 
     public RedisRetry(IOptions<RedisStoreOptions> options, StorageMetrics metrics, ILogger<RedisRetry> logger, TimeProvider time)
     {
@@ -69,11 +80,28 @@ internal sealed class RedisRetry
             var elapsed = _time.GetElapsedTime(started);
             _metrics.RecordOperation(operation, elapsed, ok: false);
             StorageLog.OperationFailed(_logger, operation, elapsed, ex);
-            throw ex as StoreUnavailableException ?? new StoreUnavailableException($"Store operation {operation} failed for {elapsed.TotalSeconds:0.#} s.", ex);
+            throw new StoreUnavailableException($"Store operation {operation} failed for {elapsed.TotalSeconds:0.#} s.", ex, mayHaveWritten: !Reads.Contains(operation));
+        }
+        catch (RedisServerException ex) when (ex.Message.StartsWith("OOM", StringComparison.Ordinal))
+        {
+            _metrics.RecordFull(operation);
+            LogFull(operation);
+            throw new StoreFullException($"The store is at its memory limit and refused {operation}.", ex);
         }
         finally
         {
             ResilienceContextPool.Shared.Return(context);
+        }
+    }
+
+    // One warning per FullLogInterval however many writes are refused; every refusal is counted in chat.store.full.
+    private void LogFull(string operation)
+    {
+        var last = Interlocked.Read(ref _lastFullLog);
+        var now = _time.GetTimestamp();
+        if ((last == 0 || _time.GetElapsedTime(last, now) >= FullLogInterval) && Interlocked.CompareExchange(ref _lastFullLog, now, last) == last)
+        {
+            StorageLog.StoreFull(_logger, operation);
         }
     }
 
@@ -118,5 +146,14 @@ internal static partial class StorageLog
 
     [LoggerMessage(EventId = 3004, Level = LogLevel.Warning, Message = "Redis connection to {Endpoint} failed: {FailureType}")]
     public static partial void ConnectionFailed(ILogger logger, string endpoint, string failureType);
+
+    [LoggerMessage(EventId = 3005, Level = LogLevel.Warning, Message = "The store is at its memory limit: Redis refused {Operation} (further refusals are counted, logged at most every 10 s)")]
+    public static partial void StoreFull(ILogger logger, string operation);
+
+    [LoggerMessage(EventId = 3006, Level = LogLevel.Warning, Message = "Redis {Endpoint} became a master (failover)")]
+    public static partial void Failover(ILogger logger, string endpoint);
+
+    [LoggerMessage(EventId = 3007, Level = LogLevel.Debug, Message = "Reading the shards' memory and replicas failed: {Reason}")]
+    public static partial void ShardPollFailed(ILogger logger, string reason);
 }
 

@@ -29,6 +29,8 @@ public static class RedisStorageExtensions
         services.TryAddSingleton<IClientStore, RedisClientStore>();
         services.TryAddSingleton<IStoreHealth, RedisStoreHealth>();
         services.TryAddSingleton<IAttachmentStore, RedisAttachmentStore>();
+        services.TryAddSingleton<RedisShardMonitor>();
+        services.AddHostedService(sp => sp.GetRequiredService<RedisShardMonitor>());
         return services;
     }
 
@@ -42,6 +44,11 @@ public static class RedisStorageExtensions
             SyncTimeout = (int)options.CommandTimeout.TotalMilliseconds,
             AsyncTimeout = (int)options.CommandTimeout.TotalMilliseconds,
             ClientName = "chatnode",
+            // INFO (the shard metrics) is an admin command to this client; the node issues no other.
+            AllowAdmin = true,
+            // A command for a master that is down fails at once (and is retried by RedisRetry, which follows the
+            // failover) instead of waiting in the client's backlog for that master to come back, up to the timeout.
+            BacklogPolicy = BacklogPolicy.FailFast,
             // Detect a dead master quickly so a failover is followed within a few seconds.
             KeepAlive = 5,
             ReconnectRetryPolicy = new ExponentialRetry(100, 2000),

@@ -39,6 +39,9 @@ public sealed class RedisStoreOptions
 
     /// <summary>Per-command timeout of the client. Default 5 s.</summary>
     public TimeSpan CommandTimeout { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>How often each master's memory and replicas are read for the shard metrics. Default 10 s; 0 turns it off.</summary>
+    public TimeSpan ShardPollInterval { get; set; } = TimeSpan.FromSeconds(10);
 }
 
 internal sealed class RedisStoreOptionsValidator : IValidateOptions<RedisStoreOptions>

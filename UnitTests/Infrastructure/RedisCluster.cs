@@ -25,14 +25,30 @@ public static class RedisCluster
         return int.Parse(info.SelectMany(g => g).Single(kv => kv.Key == "process_id").Value, System.Globalization.CultureInfo.InvariantCulture);
     }
 
-    /// <summary>The master that owns <paramref name="key"/>'s slot and its replica, from the cluster's own view.</summary>
-    public static async Task<(IServer Master, IServer Replica)> ShardOfAsync(IConnectionMultiplexer connection, RedisKey key)
+    /// <summary>The master that owns <paramref name="key"/>'s slot and its replicas, from the cluster's own view.</summary>
+    public static async Task<(IServer Master, IServer[] Replicas)> ShardOfAsync(IConnectionMultiplexer connection, RedisKey key)
     {
         var any = connection.GetServers().First(s => s.IsConnected);
         var cluster = await any.ClusterNodesAsync() ?? throw new InvalidOperationException("CLUSTER NODES returned nothing");
         var master = cluster.GetBySlot(key) ?? throw new InvalidOperationException($"no master serves the slot of {key}");
-        var replica = cluster.Nodes.First(n => n.IsReplica && n.ParentNodeId == master.NodeId);
-        return (connection.GetServer(master.EndPoint!), connection.GetServer(replica.EndPoint!));
+        var replicas = cluster.Nodes.Where(n => n.IsReplica && n.ParentNodeId == master.NodeId).Select(n => connection.GetServer(n.EndPoint!)).ToArray();
+        return (connection.GetServer(master.EndPoint!), replicas);
+    }
+
+    /// <summary>Every master of the cluster, from its own view.</summary>
+    public static async Task<IServer[]> MastersAsync(IConnectionMultiplexer connection)
+    {
+        var any = connection.GetServers().First(s => s.IsConnected);
+        var cluster = await any.ClusterNodesAsync() ?? throw new InvalidOperationException("CLUSTER NODES returned nothing");
+        return [.. cluster.Nodes.Where(n => !n.IsReplica && n.Slots.Count > 0 && !n.IsNoAddr).Select(n => connection.GetServer(n.EndPoint!))];
+    }
+
+    /// <summary>Stops (SIGSTOP) or resumes (SIGCONT) a Redis process: a replica that hangs without closing its connections.</summary>
+    public static void Signal(int pid, string signal)
+    {
+        using var kill = Process.Start(new ProcessStartInfo("kill", ["-" + signal, pid.ToString(System.Globalization.CultureInfo.InvariantCulture)]) { UseShellExecute = false })!;
+        kill.WaitForExit(5_000);
+        Assert.That(kill.ExitCode, Is.Zero, $"kill -{signal} {pid}");
     }
 
     /// <summary>Whether the server now says it is a master.</summary>
@@ -60,7 +76,10 @@ public static class RedisCluster
         process.WaitForExit(10_000);
     }
 
-    /// <summary>Waits until every master has a linked replica again, so later tests start from a healthy cluster.</summary>
+    /// <summary>Replicas per master in the test cluster (three masters, as scripts/services.sh starts it).</summary>
+    public static int ReplicasPerMaster => TestEnvironment.RedisEndpoints.Split(',').Length / 3 - 1;
+
+    /// <summary>Waits until every master has all its replicas linked again, so later tests start from a healthy cluster.</summary>
     public static async Task WaitHealthyAsync(TimeSpan timeout)
     {
         var endpoints = TestEnvironment.RedisEndpoints.Split(',');
@@ -77,13 +96,14 @@ public static class RedisCluster
                     var cluster = (string?)await server.ExecuteAsync("CLUSTER", "INFO") ?? "";
                     var ok = cluster.Contains("cluster_state:ok", StringComparison.Ordinal) && replication["role"] switch
                     {
-                        "master" => replication.GetValueOrDefault("connected_slaves") == "1",
+                        "master" => replication.GetValueOrDefault("connected_slaves") == ReplicasPerMaster.ToString(System.Globalization.CultureInfo.InvariantCulture),
                         _ => replication.GetValueOrDefault("master_link_status") == "up",
                     };
                     healthy += ok ? 1 : 0;
                 }
-                catch (RedisConnectionException)
+                catch (RedisException)
                 {
+                    // Not reachable yet, or still loading its data (LOADING): not healthy yet.
                 }
             }
 

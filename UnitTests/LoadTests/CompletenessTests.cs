@@ -36,6 +36,17 @@ public sealed class CompletenessTests
     }
 
     [Test]
+    public void A_delivery_of_a_send_reported_as_failed_is_reported()
+    {
+        var completeness = new Completeness();
+        completeness.Failed("c1");
+        completeness.Received("bob/phone", "m1", "c2");
+        Assert.That(completeness.FailedButDelivered(), Is.Empty);
+        completeness.Received("bob/phone", "m3", "c1");
+        Assert.That(completeness.FailedButDelivered(), Is.EqualTo(new[] { ("c1", "bob/phone") }));
+    }
+
+    [Test]
     public void Deliveries_before_their_confirmation_still_count()
     {
         var completeness = new Completeness();
