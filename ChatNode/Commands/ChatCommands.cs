@@ -17,7 +17,9 @@ public sealed partial class CommandDispatcher
             throw new CommandException(ErrorCode.TooLarge, $"A chat name has at most {_options.MaxChatNameLength} characters.");
         }
 
+        // Linear, and refused as soon as the distinct count passes the limit: a frame can carry thousands of ids.
         var participants = new List<string> { creator };
+        var seen = new HashSet<string>(StringComparer.Ordinal) { creator };
         foreach (var user in command.Participants)
         {
             if (!Ids.IsValidUserId(user))
@@ -25,20 +27,19 @@ public sealed partial class CommandDispatcher
                 throw BadRequest($"'{Truncate(user)}' is not a valid user id.");
             }
 
-            if (!participants.Contains(user, StringComparer.Ordinal))
+            if (seen.Add(user))
             {
                 participants.Add(user);
+                if (participants.Count > _options.MaxParticipants)
+                {
+                    throw new CommandException(ErrorCode.TooManyParticipants, $"A chat has at most {_options.MaxParticipants} participants, creator included.");
+                }
             }
         }
 
         if (participants.Count < 2)
         {
             throw BadRequest("A chat needs at least one participant besides its creator.");
-        }
-
-        if (participants.Count > _options.MaxParticipants)
-        {
-            throw new CommandException(ErrorCode.TooManyParticipants, $"A chat has at most {_options.MaxParticipants} participants, creator included.");
         }
 
         var created = await _chats.CreateChatAsync(Ids.NewChatId(), command.Name, creator, participants, cancellationToken).ConfigureAwait(false);

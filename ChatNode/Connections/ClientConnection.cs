@@ -27,6 +27,8 @@ public sealed class ClientConnection : IDisposable
     private readonly CancellationTokenSource _abort;
     private readonly object _gate = new();
     private long _queuedBytes;
+    private double _badFrames;
+    private long _lastBadFrame;
     private int _pendingCount;
     private Dictionary<string, long>? _pending;
     private List<OutboundFrame>? _held;
@@ -69,10 +71,26 @@ public sealed class ClientConnection : IDisposable
     internal WebSocket Socket => _socket;
 
     /// <summary>
-    /// Queues a result or a frame that needs no acknowledgement. Results never evict: they are bounded by the
-    /// in-flight request limit, and a large one (a long chat list) must not look like a slow consumer.
+    /// Queues a result or a frame that needs no acknowledgement. It counts against the outbound budget like a push (a
+    /// client that sends requests without reading their results is a slow consumer too), except that a frame always
+    /// fits in an empty queue: one large result alone is not a slow consumer.
     /// </summary>
-    public bool Send(OutboundFrame frame) => Enqueue(frame, enforceBudget: false);
+    public bool Send(OutboundFrame frame) => Enqueue(frame, fitsWhenEmpty: true);
+
+    /// <summary>
+    /// Counts a malformed or rate-limited frame; the count leaks one a second. True once it passes
+    /// <see cref="ConnectionOptions.MaxBadFrames"/>: the caller closes the connection with <see cref="Protocol.CloseCode.BadFrames"/>.
+    /// </summary>
+    public bool RecordBadFrame()
+    {
+        lock (_gate)
+        {
+            var now = _time.GetTimestamp();
+            _badFrames = Math.Max(0, _badFrames - _time.GetElapsedTime(_lastBadFrame, now).TotalSeconds) + 1;
+            _lastBadFrame = now;
+            return _badFrames > _options.MaxBadFrames;
+        }
+    }
 
     /// <summary>Queues a live push; held until the inbox replay has finished.</summary>
     public void Deliver(OutboundFrame push)
@@ -331,7 +349,7 @@ public sealed class ClientConnection : IDisposable
         }
     }
 
-    private bool Enqueue(OutboundFrame frame, bool enforceBudget = true)
+    private bool Enqueue(OutboundFrame frame, bool fitsWhenEmpty = false)
     {
         if (Volatile.Read(ref _closing))
         {
@@ -339,7 +357,8 @@ public sealed class ClientConnection : IDisposable
         }
 
         var size = frame.Bytes(Encoding).Length;
-        if (Interlocked.Add(ref _queuedBytes, size) > _options.OutboundBudgetBytes && enforceBudget)
+        var queued = Interlocked.Add(ref _queuedBytes, size);
+        if (queued > _options.OutboundBudgetBytes && !(fitsWhenEmpty && queued == size))
         {
             Interlocked.Add(ref _queuedBytes, -size);
             lock (_gate)

@@ -28,6 +28,12 @@ public sealed class ConnectionOptions
     /// <summary>Requests of one connection processed concurrently; further frames wait in the socket. Default 32.</summary>
     public int MaxInFlightRequests { get; set; } = 32;
 
+    /// <summary>
+    /// Malformed or rate-limited frames a connection may send before it is closed with 4105; the count leaks one a
+    /// second, so a client that errs now and then is never closed. Default 50.
+    /// </summary>
+    public int MaxBadFrames { get; set; } = 50;
+
     /// <summary>WebSocket ping interval. Default 20 s.</summary>
     public TimeSpan KeepAliveInterval { get; set; } = TimeSpan.FromSeconds(20);
 
@@ -48,6 +54,7 @@ internal sealed class ConnectionOptionsValidator : IValidateOptions<ConnectionOp
         Require(failures, o.MaxUnackedPushes >= 1, "Node:MaxUnackedPushes must be positive.");
         Require(failures, o.RequestsPerSecond > 0 && o.RequestBurst > 0, "Node:RequestsPerSecond and RequestBurst must be positive.");
         Require(failures, o.MaxInFlightRequests is >= 1 and <= 1024, "Node:MaxInFlightRequests must be between 1 and 1024.");
+        Require(failures, o.MaxBadFrames >= 1, "Node:MaxBadFrames must be positive.");
         Require(failures, o.KeepAliveInterval > TimeSpan.Zero && o.KeepAliveTimeout > TimeSpan.Zero, "Node:KeepAliveInterval and KeepAliveTimeout must be positive.");
         Require(failures, o.ShutdownTimeout > TimeSpan.Zero, "Node:ShutdownTimeout must be positive.");
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);

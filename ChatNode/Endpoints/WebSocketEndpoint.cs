@@ -258,6 +258,12 @@ public sealed class WebSocketEndpoint : IDisposable
                 if (!FrameCodec.TryDecode(payload, connection.Encoding, out var request, out var error))
                 {
                     EndpointLog.MalformedFrame(_logger, connection.Id, error);
+                    if (connection.RecordBadFrame())
+                    {
+                        connection.Evict(CloseCode.BadFrames, "too many malformed or rate-limited frames");
+                        return "bad frames";
+                    }
+
                     connection.Send(new OutboundFrame(Frames.Error(ErrorCode.BadRequest, "Malformed frame: " + error)));
                     continue;
                 }
@@ -265,6 +271,12 @@ public sealed class WebSocketEndpoint : IDisposable
                 using var lease = _rateLimiter.AttemptAcquire(connection.Id);
                 if (!lease.IsAcquired)
                 {
+                    if (connection.RecordBadFrame())
+                    {
+                        connection.Evict(CloseCode.BadFrames, "too many malformed or rate-limited frames");
+                        return "bad frames";
+                    }
+
                     connection.Send(new OutboundFrame(Frames.Error(ErrorCode.RateLimited, $"More than {_options.RequestsPerSecond} requests per second; slow down.", request.RequestId)));
                     continue;
                 }

@@ -27,6 +27,8 @@ public enum CloseCode
     FrameTooLarge = 4103,
     /// <summary>The user has the maximum number of clients and this client is not one of them.</summary>
     TooManyClients = 4104,
+    /// <summary>The connection kept sending malformed or rate-limited frames (more than Node:MaxBadFrames, leaking one a second).</summary>
+    BadFrames = 4105,
 }
 
 public static class CloseCodeExtensions

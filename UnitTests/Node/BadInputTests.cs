@@ -47,6 +47,29 @@ public sealed class BadInputTests(StoreBackend backend) : NodeFixture(backend)
     }
 
     [Test]
+    public async Task A_flood_of_malformed_frames_from_a_client_that_never_reads_is_closed_with_4105()
+    {
+        await using var socket = await RawSocket.ConnectAsync(Node.WsUrl, Node.Token(TestEnvironment.NewId("fuzz"), "phone"));
+
+        // Far more than Node:MaxBadFrames (50), sent without reading a single answer.
+        for (var i = 0; i < 200 && socket.State == System.Net.WebSockets.WebSocketState.Open; i++)
+        {
+            try
+            {
+                await socket.SendBinaryAsync([0xFF]);
+            }
+            catch (System.Net.WebSockets.WebSocketException)
+            {
+                break;
+            }
+        }
+
+        Assert.That(await socket.ClosedAsync(), Is.EqualTo(4105), "closed for its bad frames, with the documented code");
+        await using var client = await Node.ConnectAsync(TestEnvironment.NewId("bystander"), "phone");
+        Assert.That(await client.PingAsync(), Is.GreaterThan(0), "the node serves everyone else");
+    }
+
+    [Test]
     public async Task A_frame_of_the_wrong_type_for_the_subprotocol_closes_with_4100()
     {
         await using var socket = await RawSocket.ConnectAsync(Node.WsUrl, Node.Token(TestEnvironment.NewId("fuzz"), "phone"));

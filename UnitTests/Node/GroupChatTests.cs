@@ -79,4 +79,16 @@ public sealed class GroupChatTests(StoreBackend backend) : NodeFixture(backend)
         var message = await ChatAssert.ReceiveAsync(c.Messages, 1, "carol's first message");
         Assert.That(message[0].Text, Is.EqualTo("welcome carol"));
     }
+
+    [Test]
+    public async Task A_chat_of_thousands_of_distinct_participants_in_one_frame_is_refused_and_the_connection_serves_on()
+    {
+        await using var client = await Node.ConnectAsync(TestEnvironment.NewId("fuzz"), "phone");
+        var create = new CreateChat();
+        create.Participants.Add(Enumerable.Range(0, 11_000).Select(i => i.ToString("x", System.Globalization.CultureInfo.InvariantCulture)));
+        Assert.That(create.CalculateSize(), Is.LessThan(65_536), "fits one frame");
+        var error = Assert.ThrowsAsync<ChatNode.Client.ChatErrorException>(() => client.RequestAsync(new ClientFrame { CreateChat = create }));
+        Assert.That(error!.Code, Is.EqualTo(ErrorCode.TooManyParticipants));
+        Assert.That(await client.PingAsync(), Is.GreaterThan(0));
+    }
 }

@@ -21,7 +21,7 @@ public sealed class ClientConnectionTests
     private ClientConnection _connection = null!;
     private Task _writer = Task.CompletedTask;
 
-    private static ConnectionOptions Options => new() { OutboundBudgetBytes = 64 * 1024, MaxFrameBytes = 1024, MaxUnackedPushes = 10, ShutdownTimeout = TimeSpan.FromSeconds(5) };
+    private static ConnectionOptions Options => new() { OutboundBudgetBytes = 64 * 1024, MaxFrameBytes = 1024, MaxUnackedPushes = 10, MaxBadFrames = 20, ShutdownTimeout = TimeSpan.FromSeconds(5) };
 
     [SetUp]
     public void Open()
@@ -86,16 +86,40 @@ public sealed class ClientConnectionTests
     }
 
     [Test]
-    public void Results_never_evict_however_large_the_queue()
+    public void Results_count_against_the_budget_but_one_always_fits_an_empty_queue()
     {
         _connection.EndReplay();
         _socket.Blocked = true;
-        for (var i = 0; i < 20; i++)
+        Assert.That(_connection.Send(Result(1, textBytes: Options.OutboundBudgetBytes * 2)), Is.True, "one large result alone is not a slow consumer");
+        Assert.That(_connection.IsClosing, Is.False);
+
+        // A client that keeps sending requests and never reads their results fills the budget like a slow consumer.
+        var sent = 1;
+        while (!_connection.IsClosing && sent < 200)
         {
-            Assert.That(_connection.Send(Result((ulong)i + 1, textBytes: 8 * 1024)), Is.True);
+            _connection.Send(Result((ulong)++sent, textBytes: 8 * 1024));
         }
 
-        Assert.That(_connection.IsClosing, Is.False, "results are bounded by the in-flight request limit instead");
+        Assert.That(_connection.IsClosing, Is.True);
+        Assert.That(_connection.CloseCode, Is.EqualTo(CloseCode.SlowConsumer));
+        Assert.That(sent, Is.LessThan(10), "at once: the queue was already over its budget");
+    }
+
+    [Test]
+    public void Bad_frames_close_the_connection_past_the_limit_but_their_count_leaks_away()
+    {
+        for (var i = 0; i < Options.MaxBadFrames; i++)
+        {
+            Assert.That(_connection.RecordBadFrame(), Is.False, $"bad frame {i + 1} of {Options.MaxBadFrames} is allowed");
+        }
+
+        _clock.Advance(TimeSpan.FromSeconds(10));
+        for (var i = 0; i < 10; i++)
+        {
+            Assert.That(_connection.RecordBadFrame(), Is.False, "ten leaked away in ten seconds");
+        }
+
+        Assert.That(_connection.RecordBadFrame(), Is.True, "one more than the limit without pause");
     }
 
     [Test]
