@@ -67,7 +67,13 @@ internal sealed class PeerClient : IAsyncDisposable
     /// <summary>Starts the sending loop; <see cref="DisposeAsync"/> stops and awaits it.</summary>
     public void Start()
     {
-        _channel = GrpcChannel.ForAddress(Peer.PeerUrl);
+        // A peer that restarts is back within seconds: gRPC's own reconnect backoff (up to two minutes) would keep
+        // the stream down long after; the stream's retry loop paces the attempts instead.
+        _channel = GrpcChannel.ForAddress(Peer.PeerUrl, new GrpcChannelOptions
+        {
+            InitialReconnectBackoff = TimeSpan.FromMilliseconds(100),
+            MaxReconnectBackoff = TimeSpan.FromSeconds(1),
+        });
         _loop = RunAsync(_channel, _stop.Token);
     }
 

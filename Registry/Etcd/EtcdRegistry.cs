@@ -25,6 +25,9 @@ public sealed class EtcdRegistry : IClusterRegistry
     private readonly RegistryOptions _options;
     private readonly ILogger<EtcdRegistry> _logger;
     private readonly TimeProvider _time;
+    // The longest wait between two attempts to reach etcd again: well inside the shortest lease TTL (2 s).
+    private static readonly TimeSpan ReconnectBackoff = TimeSpan.FromMilliseconds(500);
+
     private readonly GrpcChannel _channel;
     private readonly KV.KVClient _kv;
     private readonly Lease.LeaseClient _lease;
@@ -46,7 +49,13 @@ public sealed class EtcdRegistry : IClusterRegistry
         _time = time ?? TimeProvider.System;
         _options = options.Value;
         _logger = logger;
-        _channel = GrpcChannel.ForAddress(_options.Endpoints.Split(',')[0].Trim());
+        _channel = GrpcChannel.ForAddress(_options.Endpoints.Split(',')[0].Trim(), new GrpcChannelOptions
+        {
+            // etcd restores its leases with a fresh TTL when it comes back; the node must reach it again within that
+            // TTL or its record expires and the fleet reshuffles. gRPC's own reconnect backoff grows to two minutes.
+            InitialReconnectBackoff = TimeSpan.FromMilliseconds(100),
+            MaxReconnectBackoff = ReconnectBackoff,
+        });
         _kv = new KV.KVClient(_channel);
         _lease = new Lease.LeaseClient(_channel);
         _watch = new Watch.WatchClient(_channel);
@@ -265,7 +274,7 @@ public sealed class EtcdRegistry : IClusterRegistry
     private async Task RegistrationLoopAsync(CancellationToken stop)
     {
         await Task.Yield();
-        var backoff = Backoff(TimeSpan.FromSeconds(1), (attempt, delay, ex) =>
+        var backoff = Backoff(ReconnectBackoff, (attempt, delay, ex) =>
         {
             if (attempt == 0)
             {
