@@ -27,6 +27,9 @@ public interface IChatStore
     /// <summary>The chats the user currently participates in.</summary>
     Task<IReadOnlyList<ChatRecord>> ListChatsAsync(string userId, CancellationToken cancellationToken);
 
+    /// <summary>How many chats each user given participates in (as its chat index counts them; expired ones may still count).</summary>
+    Task<IReadOnlyDictionary<string, long>> CountChatsAsync(IReadOnlyCollection<string> userIds, CancellationToken cancellationToken);
+
     /// <summary>Stored events by (chat, version); null where an event expired.</summary>
     Task<IReadOnlyList<ChatEvent?>> GetEventsAsync(IReadOnlyList<(string ChatId, long Version)> keys, CancellationToken cancellationToken);
 }

@@ -9,6 +9,8 @@ public enum ClientRegistration
     Existing,
     /// <summary>The user already has the maximum number of clients; nothing was written.</summary>
     LimitReached,
+    /// <summary>The client was deactivated after the token it connects with was issued; nothing was written.</summary>
+    Deactivated,
 }
 
 /// <summary>
@@ -17,10 +19,17 @@ public enum ClientRegistration
 /// </summary>
 public interface IClientStore
 {
-    Task<ClientRegistration> RegisterAsync(ClientAddress client, int maxClientsPerUser, CancellationToken cancellationToken);
+    /// <summary>
+    /// Registers the client unless the user has <paramref name="maxClientsPerUser"/> others, or the client was
+    /// deactivated at or after <paramref name="tokenIssuedAt"/> (a token from before its deactivation cannot bring it back).
+    /// </summary>
+    Task<ClientRegistration> RegisterAsync(ClientAddress client, int maxClientsPerUser, DateTimeOffset tokenIssuedAt, CancellationToken cancellationToken);
 
-    /// <summary>Removes the client and deletes its inbox; false if it was not registered.</summary>
-    Task<bool> DeactivateAsync(ClientAddress client, CancellationToken cancellationToken);
+    /// <summary>
+    /// Removes the client and deletes its inbox, and remembers the deactivation for <paramref name="lockout"/> (the
+    /// longest a token lives) so that tokens issued before it are refused. False if it was not registered.
+    /// </summary>
+    Task<bool> DeactivateAsync(ClientAddress client, TimeSpan lockout, CancellationToken cancellationToken);
 
     Task<IReadOnlyList<ClientRecord>> ListAsync(string userId, CancellationToken cancellationToken);
 

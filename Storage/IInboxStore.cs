@@ -8,8 +8,11 @@ namespace ChatNode.Storage;
 /// </summary>
 public interface IInboxStore
 {
-    /// <summary>Adds one entry to the inbox of every client given.</summary>
-    Task AddAsync(IReadOnlyCollection<ClientAddress> clients, InboxEntry entry, CancellationToken cancellationToken);
+    /// <summary>
+    /// Adds one entry to the inbox of every client given, except to inboxes that already hold
+    /// <paramref name="maxEntries"/> entries: those clients are returned (full), and their inboxes are left as they were.
+    /// </summary>
+    Task<IReadOnlyList<ClientAddress>> AddAsync(IReadOnlyCollection<ClientAddress> clients, InboxEntry entry, int maxEntries, CancellationToken cancellationToken);
 
     /// <summary>
     /// Up to <paramref name="limit"/> live entries with score at least <paramref name="fromScore"/>, oldest first.

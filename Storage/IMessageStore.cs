@@ -1,13 +1,18 @@
 namespace ChatNode.Storage;
 
-/// <summary>A message to append; <see cref="ClientMessageId"/> makes the append idempotent per sending client.</summary>
+/// <summary>
+/// A message to append; <see cref="ClientMessageId"/> makes the append idempotent per sending client. With
+/// <see cref="OnlyIfStored"/> the append only answers an earlier attempt of the same message (the sender is over its
+/// quota: a retry may finish what was stored, but nothing new is written), and is <see cref="ChatWriteStatus.NotStored"/> otherwise.
+/// </summary>
 public sealed record MessageDraft(
     string ChatId,
     string MessageId,
     string SenderUserId,
     string SenderClientId,
     string ClientMessageId,
-    ReadOnlyMemory<byte> Body);
+    ReadOnlyMemory<byte> Body,
+    bool OnlyIfStored = false);
 
 /// <summary>The result of an append.</summary>
 /// <param name="Message">The stored message (the original one for a duplicate); null unless <see cref="Status"/> is Ok.</param>

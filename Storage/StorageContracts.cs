@@ -67,6 +67,8 @@ public enum ChatWriteStatus
     ChatFull,
     /// <summary>The change was already in effect (adding a participant, removing a non-participant); nothing was written.</summary>
     NoChange,
+    /// <summary>An append with <see cref="MessageDraft.OnlyIfStored"/> found no earlier attempt; nothing was written.</summary>
+    NotStored,
 }
 
 /// <summary>

@@ -42,6 +42,7 @@ export CHATNODE_SECRET
 mkdir -p "$CHATNODE_BUILD/bench"
 # The load generator opens thousands of sockets; the node too. 20,000 is this machine's hard limit.
 ulimit -n "$(ulimit -Hn)"
+# A load user sends faster than any person: the per-user quota (Node:UserMessagesPerMinute) would cap the load.
 # A single node runs alone even when CHATNODE_ETCD is set (it must not join a `make run` fleet).
 registry="--Registry:Endpoints="
 ((NODES > 1)) && registry="--Registry:Endpoints=$CHATNODE_ETCD --Registry:Prefix=/chatnode-bench/$$/"
@@ -49,7 +50,7 @@ for i in $(seq 0 $((NODES - 1))); do
     # shellcheck disable=SC2086 # $registry is empty or two words on purpose
     dotnet ChatNode/bin/Release/net10.0/ChatNode.dll serve --Node:NodeId="bench-$i" \
         --Node:Listen="http://127.0.0.1:$((8090 + i))" --Node:PeerListen="http://127.0.0.1:$((9090 + i))" $registry \
-        --Logging:LogLevel:Default=Warning >"$CHATNODE_BUILD/bench/node-$i.log" 2>&1 &
+        --Node:UserMessagesPerMinute=1000000 --Logging:LogLevel:Default=Warning >"$CHATNODE_BUILD/bench/node-$i.log" 2>&1 &
     node_pids+=($!)
 done
 for i in $(seq 0 $((NODES - 1))); do

@@ -124,7 +124,14 @@ public static class ChatNodeCommands
                 return 2;
             }
 
-            Console.WriteLine(new TokenService(options, TimeProvider.System).Mint(result.GetValue(user)!, result.GetValue(client)!, result.GetValue(ttl) ?? options.DefaultTokenTtl));
+            var lifetime = result.GetValue(ttl) ?? options.DefaultTokenTtl;
+            if (lifetime > options.MaxTokenLifetime)
+            {
+                Console.Error.WriteLine($"--ttl may be at most Auth:MaxTokenLifetime ({options.MaxTokenLifetime.TotalDays:0.##} days): nodes refuse longer-lived tokens.");
+                return 2;
+            }
+
+            Console.WriteLine(new TokenService(options, TimeProvider.System).Mint(result.GetValue(user)!, result.GetValue(client)!, lifetime));
             return 0;
         });
         return token;

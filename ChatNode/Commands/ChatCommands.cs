@@ -17,6 +17,11 @@ public sealed partial class CommandDispatcher
             throw new CommandException(ErrorCode.TooLarge, $"A chat name has at most {_options.MaxChatNameLength} characters.");
         }
 
+        if (!IsDisplayable(command.Name))
+        {
+            throw new CommandException(ErrorCode.BadRequest, "A chat name may not contain control characters, bidirectional overrides or invisible characters.");
+        }
+
         // Linear, and refused as soon as the distinct count passes the limit: a frame can carry thousands of ids.
         var participants = new List<string> { creator };
         var seen = new HashSet<string>(StringComparer.Ordinal) { creator };
@@ -42,6 +47,7 @@ public sealed partial class CommandDispatcher
             throw BadRequest("A chat needs at least one participant besides its creator.");
         }
 
+        await RequireRoomForChatAsync(participants, cancellationToken).ConfigureAwait(false);
         var created = await _chats.CreateChatAsync(Ids.NewChatId(), command.Name, creator, participants, cancellationToken).ConfigureAwait(false);
         await PublishEventAsync(connection, created, created.Chat.Participants, cancellationToken).ConfigureAwait(false);
         return new ServerFrame { CreateChatResult = new CreateChatResult { Chat = PushFrames.ToChat(created.Chat) } };
@@ -61,6 +67,11 @@ public sealed partial class CommandDispatcher
         }
 
         var add = command.Action == ParticipantAction.Add;
+        if (add)
+        {
+            await RequireRoomForChatAsync([command.UserId], cancellationToken).ConfigureAwait(false);
+        }
+
         var (status, chatEvent) = await _chats.ModifyParticipantsAsync(
             command.ChatId, connection.Address.UserId, command.UserId, add, _options.MaxParticipants, cancellationToken).ConfigureAwait(false);
         switch (status)
@@ -101,6 +112,17 @@ public sealed partial class CommandDispatcher
         }
     }
 
+    // Refuses a chat that would take a user past Node:MaxChatsPerUser (a soft limit: two chats created at the same moment
+    // may both pass). Nobody can be added to an unbounded number of chats, and listChats stays bounded.
+    private async Task RequireRoomForChatAsync(IReadOnlyCollection<string> users, CancellationToken cancellationToken)
+    {
+        var counts = await _chats.CountChatsAsync(users, cancellationToken).ConfigureAwait(false);
+        if (counts.FirstOrDefault(c => c.Value >= _options.MaxChatsPerUser) is { Key: { } user })
+        {
+            throw new CommandException(ErrorCode.TooManyChats, $"{Truncate(user)} is in {_options.MaxChatsPerUser} chats already, the most a user may be in.");
+        }
+    }
+
     private static CommandException Refused(ChatWriteStatus status) => status switch
     {
         ChatWriteStatus.ChatNotFound => new CommandException(ErrorCode.NotFound, "No such chat."),
@@ -111,4 +133,19 @@ public sealed partial class CommandDispatcher
     };
 
     private static string Truncate(string value) => value.Length <= 64 ? value : value[..64] + "...";
+
+    // What a chat name may not carry: control characters (NUL, line breaks), the bidirectional controls that reorder
+    // what others see, and invisible characters. Zero-width joiners stay allowed: emoji sequences and scripts need them.
+    private static bool IsDisplayable(string name)
+    {
+        foreach (var c in name)
+        {
+            if (char.IsControl(c) || c is '\u200B' or '\u200E' or '\u200F' or '\u2060' or '\uFEFF' or (>= '\u202A' and <= '\u202E') or (>= '\u2066' and <= '\u2069'))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
 }

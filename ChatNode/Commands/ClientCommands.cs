@@ -42,7 +42,7 @@ public sealed partial class CommandDispatcher
         }
 
         var target = new ClientAddress(connection.Address.UserId, command.ClientId);
-        if (!await _clients.DeactivateAsync(target, cancellationToken).ConfigureAwait(false))
+        if (!await _clients.DeactivateAsync(target, _auth.MaxTokenLifetime, cancellationToken).ConfigureAwait(false))
         {
             throw new CommandException(ErrorCode.NotFound, "No such client.");
         }

@@ -1,3 +1,4 @@
+using ChatNode.Auth;
 using ChatNode.Connections;
 using ChatNode.Delivery;
 using ChatNode.Media;
@@ -25,6 +26,8 @@ internal sealed class OutcomeUnknownException(Exception inner) : Exception(inner
 /// </summary>
 public sealed partial class CommandDispatcher
 {
+    private readonly UserQuotas _quotas;
+    private readonly AuthOptions _auth;
     private readonly IChatStore _chats;
     private readonly IMessageStore _messages;
     private readonly IInboxStore _inbox;
@@ -50,8 +53,12 @@ public sealed partial class CommandDispatcher
         DeliveryMetrics deliveryMetrics,
         TimeProvider time,
         MediaService media,
+        UserQuotas quotas,
+        IOptions<AuthOptions> auth,
         ILogger<CommandDispatcher> logger)
     {
+        _quotas = quotas;
+        _auth = auth.Value;
         _media = media;
         _chats = chats;
         _messages = messages;

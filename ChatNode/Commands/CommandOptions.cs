@@ -22,6 +22,15 @@ public sealed class CommandOptions
 
     /// <summary>Delivery ids one ack may carry. Default 1,000.</summary>
     public int MaxAckBatch { get; set; } = 1000;
+
+    /// <summary>Messages one user may send per minute, all its clients together (a bucket refilled every second). Default 600.</summary>
+    public int UserMessagesPerMinute { get; set; } = 600;
+
+    /// <summary>Message text bytes one user may send per minute, all its clients together. Default 8 MiB.</summary>
+    public int UserMessageBytesPerMinute { get; set; } = 8 * 1024 * 1024;
+
+    /// <summary>Chats a user may be a participant of; a chat that would take a user past it is refused. Default 1,000.</summary>
+    public int MaxChatsPerUser { get; set; } = 1000;
 }
 
 internal sealed class CommandOptionsValidator(IOptions<ConnectionOptions> connection) : IValidateOptions<CommandOptions>
@@ -34,6 +43,8 @@ internal sealed class CommandOptionsValidator(IOptions<ConnectionOptions> connec
         ConnectionOptionsValidator.Require(failures, o.MaxTextBytes > 0 && o.MaxTextBytes < connection.Value.MaxFrameBytes, "Node:MaxTextBytes must be positive and below MaxFrameBytes.");
         ConnectionOptionsValidator.Require(failures, o.MaxChatNameLength >= 1, "Node:MaxChatNameLength must be positive.");
         ConnectionOptionsValidator.Require(failures, o.MaxAckBatch >= 1, "Node:MaxAckBatch must be positive.");
+        ConnectionOptionsValidator.Require(failures, o.UserMessagesPerMinute >= 1 && o.UserMessageBytesPerMinute >= o.MaxTextBytes, "Node:UserMessagesPerMinute must be positive and UserMessageBytesPerMinute at least MaxTextBytes.");
+        ConnectionOptionsValidator.Require(failures, o.MaxChatsPerUser >= 1, "Node:MaxChatsPerUser must be positive.");
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
     }
 }

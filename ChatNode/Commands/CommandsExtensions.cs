@@ -13,6 +13,7 @@ public static class CommandsExtensions
         services.AddOptions<CommandOptions>().Bind(configuration.GetSection(CommandOptions.Section)).ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<CommandOptions>, CommandOptionsValidator>());
         services.TryAddSingleton<CommandMetrics>();
+        services.TryAddSingleton<UserQuotas>();
         services.TryAddSingleton<CommandDispatcher>();
         return services;
     }

@@ -21,7 +21,8 @@ public sealed partial class CommandDispatcher
             throw BadRequest($"clientMessageId must be 1-{Ids.MaxClientMessageIdLength} printable ASCII characters.");
         }
 
-        if (Encoding.UTF8.GetByteCount(command.Text) > _options.MaxTextBytes)
+        var textBytes = Encoding.UTF8.GetByteCount(command.Text);
+        if (textBytes > _options.MaxTextBytes)
         {
             throw new CommandException(ErrorCode.TooLarge, $"A message text has at most {_options.MaxTextBytes} UTF-8 bytes.");
         }
@@ -31,6 +32,9 @@ public sealed partial class CommandDispatcher
             throw BadRequest("A message needs text or attachments.");
         }
 
+        // Over quota, only a retry of a message already stored goes through (it may be completing an unknown outcome).
+        var overQuota = !_quotas.TryTake(connection.Address.UserId, textBytes);
+
         using var span = Telemetry.Source.StartActivity("chat.send");
         span?.SetTag("chat.id", command.ChatId);
 
@@ -39,7 +43,7 @@ public sealed partial class CommandDispatcher
         var body = new MessageBody { Text = command.Text };
         body.Attachments.Add(attachments);
         var draft = new MessageDraft(
-            command.ChatId, Ids.NewMessageId(), connection.Address.UserId, connection.Address.ClientId, command.ClientMessageId, body.ToByteArray());
+            command.ChatId, Ids.NewMessageId(), connection.Address.UserId, connection.Address.ClientId, command.ClientMessageId, body.ToByteArray(), overQuota);
         // From the append on, a failure may leave the message stored (and even delivered): its outcome is unknown to
         // the client, which must retry with the same clientMessageId. Only a refusal (or the store refusing the append
         // for memory, which writes nothing) is a definite answer.
@@ -54,6 +58,13 @@ public sealed partial class CommandDispatcher
         catch (Exception ex) when (ex is not (StoreFullException or OperationCanceledException))
         {
             throw new OutcomeUnknownException(ex);
+        }
+
+        if (appended.Status == ChatWriteStatus.NotStored)
+        {
+            throw new CommandException(
+                ErrorCode.QuotaExceeded,
+                $"At most {_options.UserMessagesPerMinute} messages and {_options.UserMessageBytesPerMinute / 1024} KiB of text a minute per user; nothing was stored. Send again later.");
         }
 
         if (appended.Status != ChatWriteStatus.Ok)

@@ -7,4 +7,7 @@ internal static partial class DeliveryLog
 {
     [LoggerMessage(EventId = 1008, Level = LogLevel.Warning, Message = "Redelivery sweep failed")]
     public static partial void SweepFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(EventId = 1301, Level = LogLevel.Warning, Message = "Deactivated {Client}: its inbox holds {Max} unacknowledged entries")]
+    public static partial void InboxOverflowed(ILogger logger, string client, int max);
 }

@@ -18,12 +18,19 @@ public sealed class DeliveryOptions
 
     /// <summary>Inbox entries read per page when replaying an inbox. Default 256.</summary>
     public int ReplayPageSize { get; set; } = 256;
+
+    /// <summary>
+    /// The most unacknowledged entries one client's inbox holds. A client whose inbox is full when another item comes
+    /// (a device that stopped connecting) is deactivated: its inbox is deleted, its tokens stop working, and its user
+    /// signs it in again. Bounds what is stored for users who never connect. Default 10,000.
+    /// </summary>
+    public int MaxInboxEntries { get; set; } = 10_000;
 }
 
 internal sealed class DeliveryOptionsValidator : IValidateOptions<DeliveryOptions>
 {
     public ValidateOptionsResult Validate(string? name, DeliveryOptions o) =>
-        o.RedeliveryTimeout > TimeSpan.Zero && o.SweepInterval > TimeSpan.Zero && o.InboxResyncInterval > TimeSpan.Zero && o.ReplayPageSize >= 1
+        o.RedeliveryTimeout > TimeSpan.Zero && o.SweepInterval > TimeSpan.Zero && o.InboxResyncInterval > TimeSpan.Zero && o.ReplayPageSize >= 1 && o.MaxInboxEntries >= 1
             ? ValidateOptionsResult.Success
-            : ValidateOptionsResult.Fail("Node:RedeliveryTimeout, SweepInterval, InboxResyncInterval and ReplayPageSize must be positive.");
+            : ValidateOptionsResult.Fail("Node:RedeliveryTimeout, SweepInterval, InboxResyncInterval, ReplayPageSize and MaxInboxEntries must be positive.");
 }

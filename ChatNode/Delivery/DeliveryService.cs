@@ -1,9 +1,12 @@
+using ChatNode.Auth;
 using ChatNode.Connections;
 using ChatNode.Diagnostics;
 using ChatNode.Fleet;
 using ChatNode.Protocol;
 using ChatNode.Registry.Ring;
 using ChatNode.Storage;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 
 namespace ChatNode.Delivery;
 
@@ -23,6 +26,9 @@ public sealed class DeliveryService
     private readonly TimeProvider _time;
     private readonly Ownership _ownership;
     private readonly IRemoteDelivery _remote;
+    private readonly DeliveryOptions _options;
+    private readonly TimeSpan _lockout;
+    private readonly ILogger<DeliveryService> _logger;
 
     public DeliveryService(
         IClientStore clients,
@@ -33,8 +39,14 @@ public sealed class DeliveryService
         DeliveryMetrics metrics,
         TimeProvider time,
         Ownership ownership,
-        IRemoteDelivery remote)
+        IRemoteDelivery remote,
+        IOptions<DeliveryOptions> options,
+        IOptions<AuthOptions> auth,
+        ILogger<DeliveryService> logger)
     {
+        _options = options.Value;
+        _lockout = auth.Value.MaxTokenLifetime;
+        _logger = logger;
         _ownership = ownership;
         _remote = remote;
         _clients = clients;
@@ -48,7 +60,8 @@ public sealed class DeliveryService
 
     /// <summary>
     /// Writes the entry into the inbox of every registered client of <paramref name="users"/>, except
-    /// <paramref name="sender"/> (whose own request result carries the item). Durable when it completes.
+    /// <paramref name="sender"/> (whose own request result carries the item). Durable when it completes. A client whose
+    /// inbox is full (<see cref="DeliveryOptions.MaxInboxEntries"/>) is deactivated instead: it is no longer registered.
     /// </summary>
     public async Task FanOutAsync(IReadOnlyCollection<string> users, ClientAddress sender, InboxEntry entry, CancellationToken cancellationToken)
     {
@@ -56,7 +69,14 @@ public sealed class DeliveryService
         var clients = await _clients.ListClientsOfAsync(users, cancellationToken).ConfigureAwait(false);
         var recipients = clients.Where(c => c != sender).ToArray();
         span?.SetTag("delivery.clients", recipients.Length);
-        await _inbox.AddAsync(recipients, entry, cancellationToken).ConfigureAwait(false);
+        var full = await _inbox.AddAsync(recipients, entry, _options.MaxInboxEntries, cancellationToken).ConfigureAwait(false);
+        foreach (var client in full)
+        {
+            await _clients.DeactivateAsync(client, _lockout, cancellationToken).ConfigureAwait(false);
+            _registry.Find(client)?.Close(CloseCode.ClientDeactivated, "inbox full: client deactivated");
+            _metrics.InboxOverflowed();
+            DeliveryLog.InboxOverflowed(_logger, client.ToString(), _options.MaxInboxEntries);
+        }
     }
 
     /// <summary>

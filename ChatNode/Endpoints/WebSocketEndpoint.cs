@@ -125,7 +125,7 @@ public sealed class WebSocketEndpoint : IDisposable
         ClientRegistration registration;
         try
         {
-            registration = await _clients.RegisterAsync(address, _limits.MaxClientsPerUser, context.RequestAborted).ConfigureAwait(false);
+            registration = await _clients.RegisterAsync(address, _limits.MaxClientsPerUser, identity.IssuedAt, context.RequestAborted).ConfigureAwait(false);
         }
         catch (StoreUnavailableException)
         {
@@ -155,6 +155,16 @@ public sealed class WebSocketEndpoint : IDisposable
             await socket.SendAsync(FrameCodec.Encode(error, encoding), FrameCodec.MessageType(encoding), true, context.RequestAborted).ConfigureAwait(false);
             await socket.CloseOutputAsync((WebSocketCloseStatus)(int)CloseCode.TooManyClients, "too many clients", context.RequestAborted).ConfigureAwait(false);
             EndpointLog.ConnectionRefused(_logger, $"{address}: too many clients");
+            return;
+        }
+
+        if (registration == ClientRegistration.Deactivated)
+        {
+            // A token from before the client's deactivation cannot bring it back: the user must sign the device in again.
+            var error = Frames.Error(ErrorCode.Forbidden, $"Client {identity.ClientId} was deactivated after this token was issued; sign in again for a new token.");
+            await socket.SendAsync(FrameCodec.Encode(error, encoding), FrameCodec.MessageType(encoding), true, context.RequestAborted).ConfigureAwait(false);
+            await socket.CloseOutputAsync((WebSocketCloseStatus)(int)CloseCode.ClientDeactivated, "client deactivated", context.RequestAborted).ConfigureAwait(false);
+            EndpointLog.ConnectionRefused(_logger, $"{address}: deactivated after its token was issued");
             return;
         }
 

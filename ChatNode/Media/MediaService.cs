@@ -44,7 +44,8 @@ public sealed class MediaService : IDisposable
             throw new MediaException(ErrorCode.BadRequest, "size must be the attachment's length in bytes.");
         }
 
-        if ((long)request.Size > _options.MaxBytes)
+        // Compared unsigned: a size of 2^63 or more must not turn negative and pass.
+        if (request.Size > (ulong)_options.MaxBytes)
         {
             throw new MediaException(ErrorCode.TooLarge, $"Attachments are limited to {_options.MaxBytes} bytes.");
         }
@@ -172,7 +173,7 @@ public sealed class MediaService : IDisposable
 
     private bool IsAllowed(string contentType)
     {
-        if (contentType.Length is 0 or > 100 || contentType.Count(c => c == '/') != 1)
+        if (!IsMediaType(contentType) || IsActiveContent(contentType))
         {
             return false;
         }
@@ -181,6 +182,23 @@ public sealed class MediaService : IDisposable
             ? contentType.StartsWith(allowed[..^1], StringComparison.OrdinalIgnoreCase)
             : string.Equals(allowed, contentType, StringComparison.OrdinalIgnoreCase));
     }
+
+    // `type/subtype`, each an RFC 9110 token (no parameters, spaces or control characters), at most 100 characters.
+    private static bool IsMediaType(string contentType)
+    {
+        var slash = contentType.IndexOf('/', StringComparison.Ordinal);
+        return contentType.Length <= 100 && slash > 0 && slash < contentType.Length - 1
+            && contentType.AsSpan(0, slash).IndexOfAnyExcept(TokenChars) < 0
+            && contentType.AsSpan(slash + 1).IndexOfAnyExcept(TokenChars) < 0;
+    }
+
+    // Types a browser runs as a document (scripts inside SVG, HTML, XML): never granted, whatever the allowed list says.
+    private static bool IsActiveContent(string contentType) =>
+        contentType.EndsWith("+xml", StringComparison.OrdinalIgnoreCase) || contentType.EndsWith("/xml", StringComparison.OrdinalIgnoreCase)
+        || contentType.Contains("html", StringComparison.OrdinalIgnoreCase) || contentType.Contains("javascript", StringComparison.OrdinalIgnoreCase);
+
+    private static readonly System.Buffers.SearchValues<char> TokenChars =
+        System.Buffers.SearchValues.Create("!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz");
 
     private IBlobStore RequireStore() =>
         _blobs ?? throw new MediaException(ErrorCode.BadRequest, "This node has no media store configured; attachments are not accepted.");

@@ -260,6 +260,8 @@ public sealed class LocalFleet : IAsyncDisposable
             $"--Auth:Secret={Secret}",
             "--Logging:LogLevel:Default=Warning",
             "--Logging:LogLevel:ChatNode.Fleet=Information",
+            // A load user sends faster than any person: the per-user quota would cap the load, not the node.
+            "--Node:UserMessagesPerMinute=1000000",
             .. _settings.Select(setting => "--" + setting),
         ];
         foreach (var argument in arguments)

@@ -69,6 +69,15 @@ public sealed partial class InMemoryStore
         }
     }
 
+    public Task<IReadOnlyDictionary<string, long>> CountChatsAsync(IReadOnlyCollection<string> userIds, CancellationToken cancellationToken)
+    {
+        lock (_gate)
+        {
+            return Task.FromResult<IReadOnlyDictionary<string, long>>(userIds.Distinct(StringComparer.Ordinal)
+                .ToDictionary(u => u, u => (long)(Live(_userChats, u)?.Count ?? 0), StringComparer.Ordinal));
+        }
+    }
+
     public Task<IReadOnlyList<ChatRecord>> ListChatsAsync(string userId, CancellationToken cancellationToken)
     {
         lock (_gate)

@@ -8,10 +8,11 @@ public sealed partial class InMemoryStore
     // Acknowledged delivery ids per client, with their ack time; adds skip them for the tombstone window.
     private readonly Dictionary<ClientAddress, Dictionary<string, DateTimeOffset>> _acked = [];
 
-    public Task AddAsync(IReadOnlyCollection<ClientAddress> clients, InboxEntry entry, CancellationToken cancellationToken)
+    public Task<IReadOnlyList<ClientAddress>> AddAsync(IReadOnlyCollection<ClientAddress> clients, InboxEntry entry, int maxEntries, CancellationToken cancellationToken)
     {
         lock (_gate)
         {
+            List<ClientAddress>? full = null;
             foreach (var client in clients)
             {
                 if (_acked.TryGetValue(client, out var acked) && acked.TryGetValue(entry.DeliveryId, out var at) && at > Now - _options.AckTombstoneTtl)
@@ -24,11 +25,17 @@ public sealed partial class InMemoryStore
                     _inboxes[client] = new Expiring<Dictionary<string, long>>(inbox = new Dictionary<string, long>(StringComparer.Ordinal), MessageExpiry);
                 }
 
+                if (!inbox.ContainsKey(entry.DeliveryId) && inbox.Count >= maxEntries)
+                {
+                    (full ??= []).Add(client);
+                    continue;
+                }
+
                 inbox[entry.DeliveryId] = entry.Score;
                 _inboxes[client].ExpiresAt = MessageExpiry;
             }
 
-            return Task.CompletedTask;
+            return Task.FromResult<IReadOnlyList<ClientAddress>>((IReadOnlyList<ClientAddress>?)full ?? []);
         }
     }
 

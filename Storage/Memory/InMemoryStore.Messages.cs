@@ -30,6 +30,11 @@ public sealed partial class InMemoryStore
                 return Task.FromResult(new AppendResult(ChatWriteStatus.Ok, original, participants, Duplicate: true, known.FannedOut));
             }
 
+            if (draft.OnlyIfStored)
+            {
+                return Task.FromResult(new AppendResult(ChatWriteStatus.NotStored, null, [], false, false));
+            }
+
             if (chat is null)
             {
                 return Task.FromResult(new AppendResult(ChatWriteStatus.ChatNotFound, null, [], false, false));

@@ -119,6 +119,15 @@ internal sealed class RedisChatStore : IChatStore
             return (IReadOnlyList<ChatRecord>)result;
         }, cancellationToken);
 
+    public Task<IReadOnlyDictionary<string, long>> CountChatsAsync(IReadOnlyCollection<string> userIds, CancellationToken cancellationToken) =>
+        _retry.RunAsync("chat.count", async () =>
+        {
+            var db = Db;
+            var users = userIds.Distinct(StringComparer.Ordinal).ToArray();
+            var counts = await Task.WhenAll(users.Select(u => db.SetLengthAsync(RedisKeys.UserChats(u)))).ConfigureAwait(false);
+            return (IReadOnlyDictionary<string, long>)users.Zip(counts).ToDictionary(p => p.First, p => p.Second, StringComparer.Ordinal);
+        }, cancellationToken);
+
     public Task<IReadOnlyList<ChatEvent?>> GetEventsAsync(IReadOnlyList<(string ChatId, long Version)> keys, CancellationToken cancellationToken) =>
         _retry.RunAsync("chat.events", async () =>
         {

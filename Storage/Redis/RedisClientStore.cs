@@ -23,19 +23,21 @@ internal sealed class RedisClientStore : IClientStore
 
     private IDatabase Db => _connection.GetDatabase();
 
-    public Task<ClientRegistration> RegisterAsync(ClientAddress client, int maxClientsPerUser, CancellationToken cancellationToken) =>
+    public Task<ClientRegistration> RegisterAsync(ClientAddress client, int maxClientsPerUser, DateTimeOffset tokenIssuedAt, CancellationToken cancellationToken) =>
         _retry.RunAsync("client.register", async () =>
         {
             var key = RedisKeys.UserClients(client.UserId);
             var reply = (string?)await Db.ScriptEvaluateAsync(
                 RedisScripts.RegisterClient,
-                [key],
-                [client.ClientId, maxClientsPerUser, _time.GetUtcNow().ToUnixTimeMilliseconds(), RedisChatStore.Seconds(_options.MetadataTtl)]).ConfigureAwait(false);
+                [key, RedisKeys.Deactivated(client)],
+                [client.ClientId, maxClientsPerUser, _time.GetUtcNow().ToUnixTimeMilliseconds(), RedisChatStore.Seconds(_options.MetadataTtl), tokenIssuedAt.ToUnixTimeMilliseconds()])
+                .ConfigureAwait(false);
             var result = reply switch
             {
                 "registered" => ClientRegistration.Registered,
                 "existing" => ClientRegistration.Existing,
                 "limit" => ClientRegistration.LimitReached,
+                "deactivated" => ClientRegistration.Deactivated,
                 _ => throw new InvalidOperationException($"Unexpected script reply '{reply}'."),
             };
             if (result == ClientRegistration.Registered)
@@ -46,11 +48,14 @@ internal sealed class RedisClientStore : IClientStore
             return result;
         }, cancellationToken);
 
-    public Task<bool> DeactivateAsync(ClientAddress client, CancellationToken cancellationToken) =>
+    public Task<bool> DeactivateAsync(ClientAddress client, TimeSpan lockout, CancellationToken cancellationToken) =>
         _retry.RunAsync("client.deactivate", async () =>
         {
             var key = RedisKeys.UserClients(client.UserId);
-            var removed = (long)await Db.ScriptEvaluateAsync(RedisScripts.DeactivateClient, [key, RedisKeys.Inbox(client), RedisKeys.Acked(client)], [client.ClientId]).ConfigureAwait(false);
+            var removed = (long)await Db.ScriptEvaluateAsync(
+                RedisScripts.DeactivateClient,
+                [key, RedisKeys.Inbox(client), RedisKeys.Acked(client), RedisKeys.Deactivated(client)],
+                [client.ClientId, _time.GetUtcNow().ToUnixTimeMilliseconds(), Math.Max(1, (long)lockout.TotalMilliseconds)]).ConfigureAwait(false);
             await _replicas.EnsureAsync([key]).ConfigureAwait(false);
             return removed == 1;
         }, cancellationToken);

@@ -28,11 +28,11 @@ internal sealed class RedisInboxStore : IInboxStore
 
     private IDatabase Db => _connection.GetDatabase();
 
-    public Task AddAsync(IReadOnlyCollection<ClientAddress> clients, InboxEntry entry, CancellationToken cancellationToken)
+    public Task<IReadOnlyList<ClientAddress>> AddAsync(IReadOnlyCollection<ClientAddress> clients, InboxEntry entry, int maxEntries, CancellationToken cancellationToken)
     {
         if (clients.Count == 0)
         {
-            return Task.CompletedTask;
+            return Task.FromResult<IReadOnlyList<ClientAddress>>([]);
         }
 
         return _retry.RunAsync("inbox.add", async () =>
@@ -41,19 +41,31 @@ internal sealed class RedisInboxStore : IInboxStore
             // the connection once per command.
             var batch = Db.CreateBatch();
             var keys = new RedisKey[clients.Count];
-            var writes = new Task[clients.Count];
+            var targets = new ClientAddress[clients.Count];
+            var writes = new Task<RedisResult>[clients.Count];
             var ttl = RedisChatStore.Seconds(_options.MessageTtl);
             var i = 0;
             foreach (var client in clients)
             {
                 keys[i] = RedisKeys.Inbox(client);
-                writes[i] = batch.ScriptEvaluateAsync(RedisScripts.AddToInbox, [keys[i], RedisKeys.Acked(client)], [entry.DeliveryId, entry.Score, ttl]);
+                targets[i] = client;
+                writes[i] = batch.ScriptEvaluateAsync(RedisScripts.AddToInbox, [keys[i], RedisKeys.Acked(client)], [entry.DeliveryId, entry.Score, ttl, maxEntries]);
                 i++;
             }
 
             batch.Execute();
             await Task.WhenAll(writes).ConfigureAwait(false);
             await _replicas.EnsureAsync(keys).ConfigureAwait(false);
+            List<ClientAddress>? full = null;
+            for (i = 0; i < writes.Length; i++)
+            {
+                if ((long)writes[i].Result == 2)
+                {
+                    (full ??= []).Add(targets[i]);
+                }
+            }
+
+            return (IReadOnlyList<ClientAddress>?)full ?? [];
         }, cancellationToken);
     }
 

@@ -33,4 +33,7 @@ internal static class RedisKeys
 
     /// <summary>The client's recently acknowledged delivery ids (sorted set scored by ack time, ms).</summary>
     public static RedisKey Acked(ClientAddress client) => "u:{" + client.UserId + "}:a:" + client.ClientId;
+
+    /// <summary>When the client was deactivated (unix ms), kept as long as a token can live: older tokens are refused.</summary>
+    public static RedisKey Deactivated(ClientAddress client) => "u:{" + client.UserId + "}:x:" + client.ClientId;
 }

@@ -36,9 +36,12 @@ internal sealed class RedisMessageStore : IMessageStore
                     RedisChatStore.Seconds(_options.MessageTtl),
                     RedisChatStore.Seconds(_options.MetadataTtl),
                     RedisKeys.MessagePrefix(draft.ChatId),
+                    draft.OnlyIfStored ? "1" : "0",
                 ]).ConfigureAwait(false))!;
             switch ((string?)reply[0])
             {
+                case "new":
+                    return new AppendResult(ChatWriteStatus.NotStored, null, [], false, false);
                 case "nf":
                     return new AppendResult(ChatWriteStatus.ChatNotFound, null, [], false, false);
                 case "np":

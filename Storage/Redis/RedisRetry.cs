@@ -25,7 +25,7 @@ internal sealed class RedisRetry
     // Operations that only read: their failure leaves the store as it was.
     private static readonly HashSet<string> Reads = new(StringComparer.Ordinal)
     {
-        "message.get", "inbox.read", "chat.get", "chat.list", "chat.events", "client.list", "client.fanout", "attachment.get", "attachment.chats",
+        "message.get", "inbox.read", "chat.get", "chat.list", "chat.count", "chat.events", "client.list", "client.fanout", "attachment.get", "attachment.chats",
     };
 
     private readonly RedisStoreOptions _options;

@@ -98,6 +98,7 @@ internal static class RedisScripts
           for _, p in ipairs(redis.call('SMEMBERS', members)) do r[#r + 1] = p end
           return r
         end
+        if ARGV[8] == '1' then return {'new'} end
         if redis.call('EXISTS', meta) == 0 then return {'nf'} end
         if redis.call('SISMEMBER', members, ARGV[1]) == 0 then return {'np'} end
         local seq = string.format('%d', redis.call('HINCRBY', meta, 'seq', 1))
@@ -121,11 +122,14 @@ internal static class RedisScripts
         """;
 
     /// <summary>
-    /// KEYS: clients hash. ARGV: client id, max clients, now ms, metadata TTL s.
-    /// Returns 'registered' | 'existing' | 'limit'.
+    /// KEYS: clients hash, the client's deactivation record. ARGV: client id, max clients, now ms, metadata TTL s, the
+    /// token's issue time ms. Returns 'registered' | 'existing' | 'limit' | 'deactivated' (deactivated at or after the
+    /// token was issued).
     /// </summary>
     public const string RegisterClient = """
         local clients = KEYS[1]
+        local deactivated = redis.call('GET', KEYS[2])
+        if deactivated and tonumber(ARGV[5]) <= tonumber(deactivated) then return 'deactivated' end
         if redis.call('HEXISTS', clients, ARGV[1]) == 1 then
           redis.call('EXPIRE', clients, ARGV[4])
           return 'existing'
@@ -136,19 +140,26 @@ internal static class RedisScripts
         return 'registered'
         """;
 
-    /// <summary>KEYS: clients hash, the client's inbox, its acknowledged ids. ARGV: client id. Returns 1 if the client was registered.</summary>
+    /// <summary>
+    /// KEYS: clients hash, the client's inbox, its acknowledged ids, its deactivation record. ARGV: client id, now (ms),
+    /// lockout (ms). Deletes first, so that a store at its memory limit still takes it. Returns 1 if the client was registered.
+    /// </summary>
     public const string DeactivateClient = """
         redis.call('DEL', KEYS[2], KEYS[3])
-        return redis.call('HDEL', KEYS[1], ARGV[1])
+        local removed = redis.call('HDEL', KEYS[1], ARGV[1])
+        redis.call('SET', KEYS[4], ARGV[2], 'PX', ARGV[3])
+        return removed
         """;
 
     /// <summary>
-    /// KEYS: the client's inbox, its acknowledged ids. ARGV: delivery id, score, inbox TTL s. Adds the entry unless the
-    /// client acknowledged it recently (a retried fan-out must not bring back what the client already has), and slides
-    /// the inbox's TTL. Returns 1 if added or already present, 0 if refused as acknowledged.
+    /// KEYS: the client's inbox, its acknowledged ids. ARGV: delivery id, score, inbox TTL s, max entries. Adds the entry
+    /// unless the client acknowledged it recently (a retried fan-out must not bring back what the client already has) or
+    /// the inbox is full, and slides the inbox's TTL. Returns 1 if added or already present, 0 if refused as
+    /// acknowledged, 2 if the inbox holds max entries already.
     /// </summary>
     public const string AddToInbox = """
         if redis.call('ZSCORE', KEYS[2], ARGV[1]) then return 0 end
+        if not redis.call('ZSCORE', KEYS[1], ARGV[1]) and redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[4]) then return 2 end
         redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
         redis.call('EXPIRE', KEYS[1], ARGV[3])
         return 1

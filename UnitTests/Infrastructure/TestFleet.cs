@@ -197,18 +197,28 @@ public sealed class NodeProcess : IAsyncDisposable
         _ = process.StandardError.BaseStream.CopyToAsync(File.Create(log + ".err"));
         var node = new NodeProcess(process, settings["Node:NodeId"]!, new Uri($"http://127.0.0.1:{port}"));
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
-        await Poll.UntilAsync(async () =>
+        try
         {
-            Assert.That(process.HasExited, Is.False, $"node process exited with {(process.HasExited ? process.ExitCode : 0)}; see {log}");
-            try
+            await Poll.UntilAsync(async () =>
             {
-                return (await http.GetAsync(new Uri(node.BaseUrl, "/readyz"))).StatusCode == HttpStatusCode.OK;
-            }
-            catch (HttpRequestException)
-            {
-                return false;
-            }
-        }, $"node process {node.NodeId} to be ready", TimeSpan.FromSeconds(30));
+                Assert.That(process.HasExited, Is.False, $"node process exited with {(process.HasExited ? process.ExitCode : 0)}; see {log}");
+                try
+                {
+                    return (await http.GetAsync(new Uri(node.BaseUrl, "/readyz"))).StatusCode == HttpStatusCode.OK;
+                }
+                catch (HttpRequestException)
+                {
+                    return false;
+                }
+            }, $"node process {node.NodeId} to be ready", TimeSpan.FromSeconds(30));
+        }
+        catch
+        {
+            // Nobody else holds it yet: a node that never became ready must not outlive the test.
+            await node.DisposeAsync();
+            throw;
+        }
+
         return node;
     }
 

@@ -114,4 +114,19 @@ public sealed class BadInputTests(StoreBackend backend) : NodeFixture(backend)
             }
         }
     }
+
+    [Test]
+    public async Task Chat_names_with_control_bidi_override_or_invisible_characters_are_refused()
+    {
+        var (alice, bob) = (TestEnvironment.NewId("alice"), TestEnvironment.NewId("bob"));
+        await using var a = await Node.ConnectAsync(alice, "phone");
+        foreach (var name in new[] { "a\0b", "line\nbreak", "evil\u202Etxt.exe", "in\u200Bvisible", "\uFEFFbom", "iso\u2067late" })
+        {
+            Assert.That(await ChatAssert.ErrorOfAsync(() => a.CreateChatAsync([bob], name)), Is.EqualTo(ErrorCode.BadRequest), name);
+        }
+
+        var family = await a.CreateChatAsync([bob], "Family \U0001F468\u200D\U0001F469\u200D\U0001F467 Ünïcödé");
+        Assert.That(family.Name, Does.StartWith("Family"), "emoji sequences (zero-width joiners) and letters are fine");
+        Assert.That(await a.ListChatsAsync(), Has.Count.EqualTo(1), "the refusals stored nothing");
+    }
 }

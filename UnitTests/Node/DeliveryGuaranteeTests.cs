@@ -82,7 +82,7 @@ public sealed class DeliveryGuaranteeTests(StoreBackend backend) : NodeFixture(b
         var draft = new MessageDraft(chat.ChatId, Guid.NewGuid().ToString("N"), alice, "phone", "lost-push",
             new global::ChatNode.Protocol.Store.MessageBody { Text = "never pushed live" }.ToByteArray());
         var appended = await Node.Services.GetMessages().AppendAsync(draft, CancellationToken.None);
-        await Node.Services.GetInbox().AddAsync([new ClientAddress(bob, "phone")], new InboxEntry(appended.Message!.DeliveryId, appended.Message.SentAtUs), CancellationToken.None);
+        await Node.Services.GetInbox().AddAsync([new ClientAddress(bob, "phone")], new InboxEntry(appended.Message!.DeliveryId, appended.Message.SentAtUs), int.MaxValue, CancellationToken.None);
 
         var got = await ChatAssert.ReceiveAsync(b.Messages, 1, "the stored message through the resync sweep", TimeSpan.FromSeconds(10));
         Assert.That(got[0].MessageId, Is.EqualTo(appended.Message.MessageId));

@@ -31,6 +31,10 @@ public abstract class StoreContractTests
     private static MessageDraft Draft(string chatId, string user, string client, string clientMessageId, string text = "hi") =>
         new(chatId, Guid.NewGuid().ToString("N"), user, client, clientMessageId, System.Text.Encoding.UTF8.GetBytes(text));
 
+    private const int Unbounded = int.MaxValue;
+    private static readonly TimeSpan Lockout = TimeSpan.FromMinutes(10);
+    private static readonly DateTimeOffset Issued = DateTimeOffset.UtcNow;
+
     [Test]
     public async Task A_chat_is_created_once_and_a_retry_with_its_id_returns_it_unchanged()
     {
@@ -154,10 +158,10 @@ public abstract class StoreContractTests
         var entries = Enumerable.Range(1, 6).Select(i => new InboxEntry($"m.c.{i}", baseUs + (i / 2 * 10))).ToArray();
         foreach (var entry in entries.Reverse())
         {
-            await Stores.Inbox.AddAsync([phone, laptop], entry, None);
+            await Stores.Inbox.AddAsync([phone, laptop], entry, Unbounded, None);
         }
 
-        await Stores.Inbox.AddAsync([phone], entries[0], None);
+        await Stores.Inbox.AddAsync([phone], entries[0], Unbounded, None);
         var all = await Stores.Inbox.ReadAsync(phone, 0, 100, None);
         Assert.That(all, Is.EqualTo(entries.OrderBy(e => e.Score).ThenBy(e => e.DeliveryId, StringComparer.Ordinal)), "by score, then id; adding an entry twice keeps one");
 
@@ -177,20 +181,20 @@ public abstract class StoreContractTests
         var client = new ClientAddress(Id("erin"), "phone");
         var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() * 1000;
         var (first, second) = (new InboxEntry("m.c.1", now), new InboxEntry("m.c.2", now + 1));
-        await stores.Inbox.AddAsync([client], first, None);
-        await stores.Inbox.AddAsync([client], second, None);
+        await stores.Inbox.AddAsync([client], first, Unbounded, None);
+        await stores.Inbox.AddAsync([client], second, Unbounded, None);
         Assert.That(await stores.Inbox.RemoveAsync(client, ["m.c.1"], None), Is.EqualTo(1));
 
         // A fan-out retried after the client acknowledged (a lost replica acknowledgement, a resend of a send whose
         // outcome was unknown) adds the same entry again: it must not come back.
-        await stores.Inbox.AddAsync([client], first, None);
-        await stores.Inbox.AddAsync([client], second, None);
+        await stores.Inbox.AddAsync([client], first, Unbounded, None);
+        await stores.Inbox.AddAsync([client], second, Unbounded, None);
         Assert.That((await stores.Inbox.ReadAsync(client, 0, 10, None)).Select(e => e.DeliveryId), Is.EqualTo(new[] { "m.c.2" }));
 
         Elapse(TimeSpan.FromSeconds(3));
         await Poll.UntilAsync(async () =>
         {
-            await stores.Inbox.AddAsync([client], first, None);
+            await stores.Inbox.AddAsync([client], first, Unbounded, None);
             return (await stores.Inbox.ReadAsync(client, 0, 10, None)).Count == 2;
         }, "the tombstone to expire, after which the entry may be added again", TimeSpan.FromSeconds(10));
     }
@@ -200,24 +204,74 @@ public abstract class StoreContractTests
     {
         var user = Id("carol");
         var phone = new ClientAddress(user, "phone");
-        Assert.That(await Stores.Clients.RegisterAsync(phone, 2, None), Is.EqualTo(ClientRegistration.Registered));
-        Assert.That(await Stores.Clients.RegisterAsync(phone, 2, None), Is.EqualTo(ClientRegistration.Existing));
-        Assert.That(await Stores.Clients.RegisterAsync(new ClientAddress(user, "laptop"), 2, None), Is.EqualTo(ClientRegistration.Registered));
-        Assert.That(await Stores.Clients.RegisterAsync(new ClientAddress(user, "tablet"), 2, None), Is.EqualTo(ClientRegistration.LimitReached));
-        Assert.That(await Stores.Clients.RegisterAsync(phone, 2, None), Is.EqualTo(ClientRegistration.Existing), "a registered client still connects at the limit");
+        Assert.That(await Stores.Clients.RegisterAsync(phone, 2, Issued, None), Is.EqualTo(ClientRegistration.Registered));
+        Assert.That(await Stores.Clients.RegisterAsync(phone, 2, Issued, None), Is.EqualTo(ClientRegistration.Existing));
+        Assert.That(await Stores.Clients.RegisterAsync(new ClientAddress(user, "laptop"), 2, Issued, None), Is.EqualTo(ClientRegistration.Registered));
+        Assert.That(await Stores.Clients.RegisterAsync(new ClientAddress(user, "tablet"), 2, Issued, None), Is.EqualTo(ClientRegistration.LimitReached));
+        Assert.That(await Stores.Clients.RegisterAsync(phone, 2, Issued, None), Is.EqualTo(ClientRegistration.Existing), "a registered client still connects at the limit");
 
         var listed = await Stores.Clients.ListAsync(user, None);
         Assert.That(listed.Select(c => c.ClientId), Is.EqualTo(new[] { "phone", "laptop" }), "oldest registration first");
         var other = Id("dave");
-        await Stores.Clients.RegisterAsync(new ClientAddress(other, "web"), 3, None);
+        await Stores.Clients.RegisterAsync(new ClientAddress(other, "web"), 3, Issued, None);
         Assert.That(await Stores.Clients.ListClientsOfAsync([user, other, Id("nobody")], None),
             Is.EquivalentTo(new[] { phone, new ClientAddress(user, "laptop"), new ClientAddress(other, "web") }));
 
-        await Stores.Inbox.AddAsync([phone], new InboxEntry("m.c.1", DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() * 1000), None);
-        Assert.That(await Stores.Clients.DeactivateAsync(phone, None), Is.True);
-        Assert.That(await Stores.Clients.DeactivateAsync(phone, None), Is.False, "once");
+        await Stores.Inbox.AddAsync([phone], new InboxEntry("m.c.1", DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() * 1000), Unbounded, None);
+        Assert.That(await Stores.Clients.DeactivateAsync(phone, Lockout, None), Is.True);
+        Assert.That(await Stores.Clients.DeactivateAsync(phone, Lockout, None), Is.False, "once");
         Assert.That(await Stores.Inbox.ReadAsync(phone, 0, 10, None), Is.Empty, "its inbox is gone");
-        Assert.That(await Stores.Clients.RegisterAsync(new ClientAddress(user, "tablet"), 2, None), Is.EqualTo(ClientRegistration.Registered), "its slot is free");
+        Assert.That(await Stores.Clients.RegisterAsync(new ClientAddress(user, "tablet"), 2, Issued, None), Is.EqualTo(ClientRegistration.Registered), "its slot is free");
+    }
+
+    [Test]
+    public async Task A_deactivated_client_is_refused_with_a_token_from_before_and_taken_with_a_newer_one()
+    {
+        var phone = new ClientAddress(Id("fay"), "phone");
+        var before = DateTimeOffset.UtcNow.AddMinutes(-1);
+        Assert.That(await Stores.Clients.RegisterAsync(phone, 3, before, None), Is.EqualTo(ClientRegistration.Registered));
+        Assert.That(await Stores.Clients.DeactivateAsync(phone, Lockout, None), Is.True);
+        Assert.That(await Stores.Clients.RegisterAsync(phone, 3, before, None), Is.EqualTo(ClientRegistration.Deactivated), "its old token cannot bring it back");
+        Assert.That(await Stores.Clients.ListAsync(phone.UserId, None), Is.Empty, "nothing was written");
+        Assert.That(await Stores.Clients.RegisterAsync(phone, 3, DateTimeOffset.UtcNow.AddSeconds(5), None), Is.EqualTo(ClientRegistration.Registered), "a token issued after the deactivation signs it in again");
+        Assert.That(await Stores.Clients.RegisterAsync(new ClientAddress(phone.UserId, "laptop"), 3, before, None), Is.EqualTo(ClientRegistration.Registered), "only that client is locked out");
+    }
+
+    [Test]
+    public async Task A_full_inbox_takes_no_new_entry_and_names_its_client_but_takes_a_repeated_one()
+    {
+        var (full, roomy) = (new ClientAddress(Id("gus"), "phone"), new ClientAddress(Id("gus"), "laptop"));
+        var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() * 1000;
+        Assert.That(await Stores.Inbox.AddAsync([full, roomy], new InboxEntry("m.c.1", now), 2, None), Is.Empty);
+        Assert.That(await Stores.Inbox.AddAsync([full], new InboxEntry("m.c.2", now + 1), 2, None), Is.Empty);
+        Assert.That(await Stores.Inbox.AddAsync([full, roomy], new InboxEntry("m.c.3", now + 2), 2, None), Is.EqualTo(new[] { full }), "the full one is named");
+        Assert.That((await Stores.Inbox.ReadAsync(full, 0, 10, None)).Select(e => e.DeliveryId), Is.EqualTo(new[] { "m.c.1", "m.c.2" }), "and left as it was");
+        Assert.That((await Stores.Inbox.ReadAsync(roomy, 0, 10, None)).Select(e => e.DeliveryId), Is.EqualTo(new[] { "m.c.1", "m.c.3" }));
+        Assert.That(await Stores.Inbox.AddAsync([full], new InboxEntry("m.c.2", now + 1), 2, None), Is.Empty, "an entry it holds already is no new one");
+    }
+
+    [Test]
+    public async Task Chats_are_counted_per_user()
+    {
+        var (alice, bob, carl) = (Id("alice"), Id("bob"), Id("carl"));
+        await Stores.Chats.CreateChatAsync(ChatId(), "", alice, [alice, bob], None);
+        await Stores.Chats.CreateChatAsync(ChatId(), "", alice, [alice, carl], None);
+        var counts = await Stores.Chats.CountChatsAsync([alice, bob, carl, Id("nobody")], None);
+        Assert.That(counts.Values, Is.EqualTo(new long[] { 2, 1, 1, 0 }));
+    }
+
+    [Test]
+    public async Task An_append_only_if_stored_answers_an_earlier_attempt_and_writes_nothing_new()
+    {
+        var (chatId, alice, bob) = (ChatId(), Id("alice"), Id("bob"));
+        await Stores.Chats.CreateChatAsync(chatId, "", alice, [alice, bob], None);
+        var stored = await Stores.Messages.AppendAsync(Draft(chatId, alice, "phone", "kept"), None);
+        var again = await Stores.Messages.AppendAsync(Draft(chatId, alice, "phone", "kept") with { OnlyIfStored = true }, None);
+        Assert.That((again.Status, again.Duplicate, again.Message?.MessageId), Is.EqualTo((ChatWriteStatus.Ok, true, stored.Message!.MessageId)));
+        var fresh = await Stores.Messages.AppendAsync(Draft(chatId, alice, "phone", "new") with { OnlyIfStored = true }, None);
+        Assert.That(fresh.Status, Is.EqualTo(ChatWriteStatus.NotStored));
+        var next = await Stores.Messages.AppendAsync(Draft(chatId, alice, "phone", "next"), None);
+        Assert.That(next.Message!.Seq, Is.EqualTo(stored.Message.Seq + 1), "the refused one used no seq");
     }
 
     [Test]
@@ -256,7 +310,7 @@ public abstract class StoreContractTests
         await stores.Chats.CreateChatAsync(chatId, "", alice, [alice, bob], None);
         var message = (await stores.Messages.AppendAsync(Draft(chatId, alice, "phone", "expiring"), None)).Message!;
         var inbox = new ClientAddress(bob, "phone");
-        await stores.Inbox.AddAsync([inbox], new InboxEntry(message.DeliveryId, message.SentAtUs), None);
+        await stores.Inbox.AddAsync([inbox], new InboxEntry(message.DeliveryId, message.SentAtUs), Unbounded, None);
         Assert.That(await stores.Inbox.ReadAsync(inbox, 0, 10, None), Has.Count.EqualTo(1));
 
         Elapse(TimeSpan.FromSeconds(3));

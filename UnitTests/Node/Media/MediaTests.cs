@@ -93,6 +93,30 @@ public sealed class MediaTests : NodeFixture
     }
 
     [Test]
+    public async Task Sizes_beyond_the_limit_and_content_types_that_are_not_plain_media_types_are_refused()
+    {
+        await using var a = await Node.ConnectAsync(TestEnvironment.NewId("alice"), "phone");
+        Task<ServerFrame> Grant(string contentType, ulong size) => a.RequestAsync(new ClientFrame
+        {
+            GetAttachmentUpload = new GetAttachmentUpload { ContentType = contentType, Size = size, Sha256 = new string('a', 64) },
+        });
+
+        // Sizes that turn negative as signed 64-bit numbers must not pass the limit.
+        foreach (var size in new[] { 1UL << 63, ulong.MaxValue, (1UL << 63) + 10 })
+        {
+            Assert.That(await ChatAssert.ErrorOfAsync(() => Grant("image/png", size)), Is.EqualTo(ErrorCode.TooLarge), $"size {size}");
+        }
+
+        // Header injection, documents a browser runs, parameters and spaces: only `type/subtype` tokens of the list.
+        foreach (var type in new[] { "image/x\r\nX-Evil: 1", "image/svg+xml", "image/png; charset=utf-8", "image/ png", "image/", "/png", "image/png\u0000", "text/html" })
+        {
+            Assert.That(await ChatAssert.ErrorOfAsync(() => Grant(System.Text.RegularExpressions.Regex.Unescape(type), 10)), Is.EqualTo(ErrorCode.BadRequest), type);
+        }
+
+        Assert.That((await Grant("image/webp", 10)).GetAttachmentUploadResult.AttachmentId, Is.Not.Empty, "a plain media type of the list is granted");
+    }
+
+    [Test]
     public async Task The_sweeper_deletes_expired_objects_and_their_metadata()
     {
         await using var node = await TestNode.StartAsync(new Dictionary<string, string?>
