@@ -10,6 +10,7 @@ public sealed class ConnectionMetrics
     private readonly Counter<long> _opened;
     private readonly Counter<long> _closed;
     private readonly Counter<long> _evicted;
+    private readonly Counter<long> _connectsLimited;
     private readonly Counter<long> _framesSent;
     private readonly Counter<long> _bytesSent;
 
@@ -20,6 +21,7 @@ public sealed class ConnectionMetrics
         _opened = meter.CreateCounter<long>("chat.connections.opened", "{connection}", "Client connections accepted.");
         _closed = meter.CreateCounter<long>("chat.connections.closed", "{connection}", "Client connections closed, by reason.");
         _evicted = meter.CreateCounter<long>("chat.connections.evicted", "{connection}", "Connections closed as slow consumers.");
+        _connectsLimited = meter.CreateCounter<long>("chat.connections.rate_limited", "{connection}", "Connects refused with 429 because their client connected too often.");
         _framesSent = meter.CreateCounter<long>("chat.frames.sent", "{frame}", "Frames written to client sockets.");
         _bytesSent = meter.CreateCounter<long>("chat.frames.sent.bytes", "By", "Bytes of frames written to client sockets.");
     }
@@ -37,6 +39,8 @@ public sealed class ConnectionMetrics
     }
 
     public void SlowConsumerEvicted() => _evicted.Add(1);
+
+    public void ConnectRateLimited() => _connectsLimited.Add(1);
 
     public void FrameSent(int bytes)
     {

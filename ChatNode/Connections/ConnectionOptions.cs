@@ -34,6 +34,15 @@ public sealed class ConnectionOptions
     /// </summary>
     public int MaxBadFrames { get; set; } = 50;
 
+    /// <summary>
+    /// Connects one client (user and client id) may make in a burst at its owner; each costs a store registration and
+    /// an inbox read. Further connects get 429 until the bucket refills. Default 10.
+    /// </summary>
+    public int ConnectBurst { get; set; } = 10;
+
+    /// <summary>Connects per minute that refill a client's burst. Default 60.</summary>
+    public int ConnectsPerMinute { get; set; } = 60;
+
     /// <summary>WebSocket ping interval. Default 20 s.</summary>
     public TimeSpan KeepAliveInterval { get; set; } = TimeSpan.FromSeconds(20);
 
@@ -55,6 +64,7 @@ internal sealed class ConnectionOptionsValidator : IValidateOptions<ConnectionOp
         Require(failures, o.RequestsPerSecond > 0 && o.RequestBurst > 0, "Node:RequestsPerSecond and RequestBurst must be positive.");
         Require(failures, o.MaxInFlightRequests is >= 1 and <= 1024, "Node:MaxInFlightRequests must be between 1 and 1024.");
         Require(failures, o.MaxBadFrames >= 1, "Node:MaxBadFrames must be positive.");
+        Require(failures, o.ConnectBurst >= 1 && o.ConnectsPerMinute is >= 1 and <= 60_000, "Node:ConnectBurst must be positive and ConnectsPerMinute between 1 and 60,000.");
         Require(failures, o.KeepAliveInterval > TimeSpan.Zero && o.KeepAliveTimeout > TimeSpan.Zero, "Node:KeepAliveInterval and KeepAliveTimeout must be positive.");
         Require(failures, o.ShutdownTimeout > TimeSpan.Zero, "Node:ShutdownTimeout must be positive.");
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);

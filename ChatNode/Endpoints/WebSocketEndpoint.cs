@@ -26,6 +26,11 @@ public sealed class WebSocketEndpoint : IDisposable
     // Frames up to this size are read without renting a buffer; idle connections hold only this.
     private const int SmallFrameBytes = 512;
 
+    // After refusing an oversize message, at most this much of its rest is read and dropped, for at most DrainTime,
+    // so that the close frame reaches the client (see DropRestAsync).
+    private const long MaxDroppedBytes = 32L * 1024 * 1024;
+    private static readonly TimeSpan DropTime = TimeSpan.FromSeconds(2);
+
     private readonly TokenService _tokens;
     private readonly IClientStore _clients;
     private readonly ConnectionRegistry _registry;
@@ -40,6 +45,7 @@ public sealed class WebSocketEndpoint : IDisposable
     private readonly ILogger<WebSocketEndpoint> _logger;
     private readonly CancellationToken _stopping;
     private readonly PartitionedRateLimiter<long> _rateLimiter;
+    private readonly PartitionedRateLimiter<ClientAddress> _connectLimiter;
     private readonly Ownership _ownership;
     private readonly ConnectRouter _router;
 
@@ -86,9 +92,22 @@ public sealed class WebSocketEndpoint : IDisposable
 
         // One limiter for all connections: idle partitions are dropped, so idle connections cost nothing here.
         _rateLimiter = PartitionedRateLimiter.Create<long, long>(id => RateLimitPartition.GetTokenBucketLimiter(id, _ => limiterOptions));
+        var connectOptions = new TokenBucketRateLimiterOptions
+        {
+            TokenLimit = _options.ConnectBurst,
+            TokensPerPeriod = 1,
+            ReplenishmentPeriod = TimeSpan.FromMinutes(1) / _options.ConnectsPerMinute,
+            QueueLimit = 0,
+            AutoReplenishment = false,
+        };
+        _connectLimiter = PartitionedRateLimiter.Create<ClientAddress, ClientAddress>(client => RateLimitPartition.GetTokenBucketLimiter(client, _ => connectOptions));
     }
 
-    public void Dispose() => _rateLimiter.Dispose();
+    public void Dispose()
+    {
+        _rateLimiter.Dispose();
+        _connectLimiter.Dispose();
+    }
 
     public async Task HandleAsync(HttpContext context)
     {
@@ -121,7 +140,21 @@ public sealed class WebSocketEndpoint : IDisposable
             return;
         }
 
+        // Each connect served here costs a registration and an inbox read: one client reconnecting in a loop (or many
+        // loops) is held to its connect budget. Not logged one by one (a loop would flood the log): counted.
         var address = new ClientAddress(identity.UserId, identity.ClientId);
+        using (var connect = _connectLimiter.AttemptAcquire(address))
+        {
+            if (!connect.IsAcquired)
+            {
+                _metrics.ConnectRateLimited();
+                context.Response.Headers.RetryAfter = "5";
+                context.Response.StatusCode = StatusCodes.Status429TooManyRequests;
+                await context.Response.WriteAsJsonAsync(new RefusalBody("too many connects of this client, retry later"), RefusalContext.Default.RefusalBody, cancellationToken: context.RequestAborted).ConfigureAwait(false);
+                return;
+            }
+        }
+
         ClientRegistration registration;
         try
         {
@@ -249,6 +282,7 @@ public sealed class WebSocketEndpoint : IDisposable
                         if (length > _options.MaxFrameBytes)
                         {
                             connection.Evict(CloseCode.FrameTooLarge, $"frames are limited to {_options.MaxFrameBytes} bytes");
+                            await DropRestAsync(socket, cancellationToken).ConfigureAwait(false);
                             return "frame too large";
                         }
 
@@ -260,6 +294,7 @@ public sealed class WebSocketEndpoint : IDisposable
                     if (length > _options.MaxFrameBytes)
                     {
                         connection.Evict(CloseCode.FrameTooLarge, $"frames are limited to {_options.MaxFrameBytes} bytes");
+                        await DropRestAsync(socket, cancellationToken).ConfigureAwait(false);
                         return "frame too large";
                     }
                 }
@@ -300,6 +335,37 @@ public sealed class WebSocketEndpoint : IDisposable
                     ArrayPool<byte>.Shared.Return(rented);
                 }
             }
+        }
+    }
+
+    // The client may still be sending the rest of the oversize message (more fragments, or the rest of one huge frame).
+    // Closing the socket with unread data makes the kernel reset the connection, the close frame is lost and the client
+    // sees 1006 ("retry") instead of 4103: read and drop the rest, bounded in bytes and time, until the client answers
+    // the close.
+    private static async Task DropRestAsync(WebSocket socket, CancellationToken cancellationToken)
+    {
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        deadline.CancelAfter(DropTime);
+        var scratch = ArrayPool<byte>.Shared.Rent(16 * 1024);
+        try
+        {
+            for (long dropped = 0; dropped < MaxDroppedBytes;)
+            {
+                var result = await socket.ReceiveAsync(scratch.AsMemory(), deadline.Token).ConfigureAwait(false);
+                if (result.MessageType == WebSocketMessageType.Close)
+                {
+                    return;
+                }
+
+                dropped += result.Count;
+            }
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or WebSocketException)
+        {
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(scratch);
         }
     }
 

@@ -70,21 +70,19 @@ internal sealed class RedisChatStore : IChatStore
                 "same" => ChatWriteStatus.NoChange,
                 var other => throw new InvalidOperationException($"Unexpected script reply '{other}'."),
             };
+            // The index is written after the members (another slot, so not atomically with them), also when the change
+            // was made already (a retried request whose first attempt failed between the two writes).
+            if (status is ChatWriteStatus.Ok or ChatWriteStatus.NoChange)
+            {
+                await UpdateUserIndexAsync(chatId, targetUserId, add).ConfigureAwait(false);
+            }
+
             if (status != ChatWriteStatus.Ok)
             {
                 return (status, (ChatEvent?)null);
             }
 
             var chat = ParseChat(chatId, reply, 1);
-            if (add)
-            {
-                await AddToUserIndexAsync(targetUserId, chatId).ConfigureAwait(false);
-            }
-            else
-            {
-                await Db.SetRemoveAsync(RedisKeys.UserChats(targetUserId), chatId).ConfigureAwait(false);
-            }
-
             await _replicas.EnsureAsync([RedisKeys.ChatMeta(chatId), RedisKeys.UserChats(targetUserId)]).ConfigureAwait(false);
             var kind = add ? ChatEventKind.ParticipantAdded : ChatEventKind.ParticipantRemoved;
             return (status, (ChatEvent?)new ChatEvent(chat, kind, actorUserId, targetUserId, Long(reply[3])));
@@ -141,6 +139,25 @@ internal sealed class RedisChatStore : IChatStore
 
             return (IReadOnlyList<ChatEvent?>)events;
         }, cancellationToken);
+
+    // An add indexes the chat after the member was added. A removal unindexes it after the member was removed, then
+    // reads the members again and indexes it back if an add has meanwhile made the user a member again: whatever the
+    // interleaving of concurrent adds and removes, the last member change's writes leave a member indexed (a stale
+    // entry of a non-member is harmless: the index is checked against the members on read).
+    private async Task UpdateUserIndexAsync(string chatId, string userId, bool add)
+    {
+        if (add)
+        {
+            await AddToUserIndexAsync(userId, chatId).ConfigureAwait(false);
+            return;
+        }
+
+        await Db.SetRemoveAsync(RedisKeys.UserChats(userId), chatId).ConfigureAwait(false);
+        if (await Db.SetContainsAsync(RedisKeys.ChatMembers(chatId), userId).ConfigureAwait(false))
+        {
+            await AddToUserIndexAsync(userId, chatId).ConfigureAwait(false);
+        }
+    }
 
     private async Task AddToUserIndexAsync(string userId, string chatId)
     {

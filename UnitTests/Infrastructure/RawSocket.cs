@@ -56,6 +56,17 @@ public sealed class RawSocket : IAsyncDisposable
 
     public Task SendBinaryAsync(byte[] bytes) => _socket.SendAsync(bytes, WebSocketMessageType.Binary, true, CancellationToken.None);
 
+    /// <summary>Sends <paramref name="bytes"/> as one binary message split into <paramref name="fragments"/> WebSocket frames.</summary>
+    public async Task SendFragmentsAsync(byte[] bytes, int fragments)
+    {
+        var size = (bytes.Length + fragments - 1) / fragments;
+        for (var offset = 0; offset < bytes.Length; offset += size)
+        {
+            var count = Math.Min(size, bytes.Length - offset);
+            await _socket.SendAsync(bytes.AsMemory(offset, count), WebSocketMessageType.Binary, offset + count == bytes.Length, CancellationToken.None);
+        }
+    }
+
     public Task SendTextAsync(string text) => _socket.SendAsync(Encoding.UTF8.GetBytes(text), WebSocketMessageType.Text, true, CancellationToken.None);
 
     public Task SendAsync(ClientFrame frame) => SendBinaryAsync(frame.ToByteArray());

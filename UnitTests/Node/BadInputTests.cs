@@ -102,6 +102,20 @@ public sealed class BadInputTests(StoreBackend backend) : NodeFixture(backend)
         Assert.That(await a.PingAsync(), Is.GreaterThan(0), "other connections were never affected");
     }
 
+    [Test]
+    public async Task A_message_far_over_the_limit_in_one_frame_or_many_fragments_gets_4103_not_a_reset()
+    {
+        var bob = TestEnvironment.NewId("bob");
+        foreach (var fragments in new[] { 1, 256 })
+        {
+            // 16 MiB, as one frame or as fragments of 64 KiB, sent to the end before reading (as a simple client does):
+            // the node refuses it after 8 KiB, yet the client must still find the 4103 close frame, not a reset.
+            await using var socket = await RawSocket.ConnectAsync(Node.WsUrl, Node.Token(bob, "phone"));
+            await Poll.WithinAsync(socket.SendFragmentsAsync(new byte[16 * 1024 * 1024], fragments).ContinueWith(t => t.Exception?.InnerException?.Message ?? "sent"), "the send to end");
+            Assert.That(await socket.ClosedAsync(), Is.EqualTo(4103), $"{fragments} fragment(s): the close frame arrived");
+        }
+    }
+
     private static async Task<ServerFrame> NextNonPushAsync(RawSocket socket)
     {
         while (true)

@@ -130,3 +130,29 @@ public sealed class InboxLimitTests(StoreBackend backend) : NodeFixture(backend)
     }
 }
 
+
+/// <summary>One client reconnecting in a loop is held to its connect budget at its owner; its other clients are not.</summary>
+[TestFixture(StoreBackend.Memory, Category = FastAttribute.Tier)]
+[TestFixture(StoreBackend.Redis)]
+public sealed class ConnectRateTests(StoreBackend backend) : NodeFixture(backend)
+{
+    protected override IDictionary<string, string?>? Settings => new Dictionary<string, string?> { ["Node:ConnectBurst"] = "3", ["Node:ConnectsPerMinute"] = "1" };
+
+    [Test]
+    public async Task A_client_that_reconnects_past_its_burst_gets_429_and_its_other_clients_still_connect()
+    {
+        var bob = TestEnvironment.NewId("bob");
+        for (var i = 0; i < 3; i++)
+        {
+            var (socket, status) = await RawSocket.TryConnectAsync(Node.WsUrl, Node.Token(bob, "phone"));
+            Assert.That(status, Is.EqualTo(System.Net.HttpStatusCode.SwitchingProtocols), $"connect {i + 1} is within the burst");
+            await socket!.DisposeAsync();
+        }
+
+        var (refused, code) = await RawSocket.TryConnectAsync(Node.WsUrl, Node.Token(bob, "phone"));
+        Assert.That((refused, code), Is.EqualTo(((RawSocket?)null, System.Net.HttpStatusCode.TooManyRequests)), "the fourth connect of the minute");
+
+        await using var laptop = await RawSocket.ConnectAsync(Node.WsUrl, Node.Token(bob, "laptop"));
+        Assert.That(laptop.State, Is.EqualTo(System.Net.WebSockets.WebSocketState.Open), "another client of the same user has a budget of its own");
+    }
+}

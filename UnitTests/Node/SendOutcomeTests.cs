@@ -27,7 +27,9 @@ public sealed class SendOutcomeTests
     {
         var store = new InMemoryStore();
         _store = new FlakyMessages(store);
-        _node = await TestNode.StartAsync(backend: StoreBackend.Memory, store: store, services: s => s.Replace(ServiceDescriptor.Singleton<IMessageStore>(_store)));
+        // The faults below close connections again and again; the clients' reconnects are not what is tested here.
+        var settings = new Dictionary<string, string?> { ["Node:ConnectBurst"] = "1000" };
+        _node = await TestNode.StartAsync(settings, backend: StoreBackend.Memory, store: store, services: s => s.Replace(ServiceDescriptor.Singleton<IMessageStore>(_store)));
         _disposables.Add(_node);
     }
 

@@ -52,6 +52,28 @@ public abstract class StoreContractTests
     }
 
     [Test]
+    public async Task A_user_removed_and_added_back_at_the_same_time_is_listed_exactly_when_a_participant()
+    {
+        var (alice, bob) = (Id("alice"), Id("bob"));
+
+        // 200 chats at once, in each the creator removing a user while another member adds it back: the two writes of
+        // each change (members, then the user's index) interleave every which way.
+        var trials = await Task.WhenAll(Enumerable.Range(0, 200).Select(async trial =>
+        {
+            var (chatId, target) = (ChatId(), Id("target"));
+            await Stores.Chats.CreateChatAsync(chatId, "", alice, [alice, bob, target], None);
+            var removal = Task.Run(() => Stores.Chats.ModifyParticipantsAsync(chatId, alice, target, add: false, 10, None));
+            var addition = Task.Run(() => Stores.Chats.ModifyParticipantsAsync(chatId, bob, target, add: true, 10, None));
+            await Task.WhenAll(removal, addition);
+            var participant = (await Stores.Chats.GetChatAsync(chatId, None))!.Participants.Contains(target);
+            var listed = (await Stores.Chats.ListChatsAsync(target, None)).Any(c => c.ChatId == chatId);
+            return (trial, participant, listed);
+        }));
+
+        Assert.That(trials.Where(t => t.participant != t.listed).Select(t => $"trial {t.trial}: participant {t.participant}, listed {t.listed}"), Is.Empty);
+    }
+
+    [Test]
     public async Task Membership_changes_are_checked_versioned_and_stored_as_events()
     {
         var (chatId, alice, bob, carol, dave) = (ChatId(), Id("alice"), Id("bob"), Id("carol"), Id("dave"));

@@ -20,6 +20,8 @@ public sealed class TransitionTests(StoreBackend backend)
     {
         ["Node:HandoffWindow"] = "00:00:02",
         ["Node:RedeliveryTimeout"] = "00:00:05",
+        // The traffic sends 50 messages a second per sender, faster than the per-user quota lets a person.
+        ["Node:UserMessagesPerMinute"] = "1000000",
     };
 
     private static NodeLifecycle Lifecycle(TestNode node) => node.Services.GetRequiredService<NodeLifecycle>();
