@@ -26,7 +26,7 @@ public sealed class WebSocketEndpoint : IDisposable
     // Frames up to this size are read without renting a buffer; idle connections hold only this.
     private const int SmallFrameBytes = 512;
 
-    // After refusing an oversize message, at most this much of its rest is read and dropped, for at most DrainTime,
+    // After refusing an oversize message, at most this much of its rest is read and dropped, for at most DropTime,
     // so that the close frame reaches the client (see DropRestAsync).
     private const long MaxDroppedBytes = 32L * 1024 * 1024;
     private static readonly TimeSpan DropTime = TimeSpan.FromSeconds(2);
@@ -149,8 +149,7 @@ public sealed class WebSocketEndpoint : IDisposable
             {
                 _metrics.ConnectRateLimited();
                 context.Response.Headers.RetryAfter = "5";
-                context.Response.StatusCode = StatusCodes.Status429TooManyRequests;
-                await context.Response.WriteAsJsonAsync(new RefusalBody("too many connects of this client, retry later"), RefusalContext.Default.RefusalBody, cancellationToken: context.RequestAborted).ConfigureAwait(false);
+                await Refuse(context, StatusCodes.Status429TooManyRequests, "too many connects of this client, retry later", log: false).ConfigureAwait(false);
                 return;
             }
         }
@@ -179,25 +178,23 @@ public sealed class WebSocketEndpoint : IDisposable
             KeepAliveTimeout = _options.KeepAliveTimeout,
         }).ConfigureAwait(false);
 
-        if (registration == ClientRegistration.LimitReached)
+        // Refusals of a registration come after the upgrade so that browsers, which cannot read an HTTP error, see the reason.
+        var refusal = registration switch
         {
-            // Refused after the upgrade so that browsers, which cannot read an HTTP error, see the reason.
-            var error = Frames.Error(
-                ErrorCode.TooManyClients,
-                $"User {identity.UserId} already has {_limits.MaxClientsPerUser} clients; deactivate one from another client first.");
-            await socket.SendAsync(FrameCodec.Encode(error, encoding), FrameCodec.MessageType(encoding), true, context.RequestAborted).ConfigureAwait(false);
-            await socket.CloseOutputAsync((WebSocketCloseStatus)(int)CloseCode.TooManyClients, "too many clients", context.RequestAborted).ConfigureAwait(false);
-            EndpointLog.ConnectionRefused(_logger, $"{address}: too many clients");
-            return;
-        }
-
-        if (registration == ClientRegistration.Deactivated)
-        {
+            ClientRegistration.LimitReached => (
+                Frames.Error(ErrorCode.TooManyClients, $"User {identity.UserId} already has {_limits.MaxClientsPerUser} clients; deactivate one from another client first."),
+                CloseCode.TooManyClients, "too many clients"),
             // A token from before the client's deactivation cannot bring it back: the user must sign the device in again.
-            var error = Frames.Error(ErrorCode.Forbidden, $"Client {identity.ClientId} was deactivated after this token was issued; sign in again for a new token.");
+            ClientRegistration.Deactivated => (
+                Frames.Error(ErrorCode.Forbidden, $"Client {identity.ClientId} was deactivated after this token was issued; sign in again for a new token."),
+                CloseCode.ClientDeactivated, "client deactivated"),
+            _ => ((ServerFrame Error, CloseCode Code, string Reason)?)null,
+        };
+        if (refusal is var (error, code, closeReason))
+        {
             await socket.SendAsync(FrameCodec.Encode(error, encoding), FrameCodec.MessageType(encoding), true, context.RequestAborted).ConfigureAwait(false);
-            await socket.CloseOutputAsync((WebSocketCloseStatus)(int)CloseCode.ClientDeactivated, "client deactivated", context.RequestAborted).ConfigureAwait(false);
-            EndpointLog.ConnectionRefused(_logger, $"{address}: deactivated after its token was issued");
+            await socket.CloseOutputAsync((WebSocketCloseStatus)(int)code, closeReason, context.RequestAborted).ConfigureAwait(false);
+            EndpointLog.ConnectionRefused(_logger, $"{address}: {closeReason}");
             return;
         }
 
@@ -254,6 +251,14 @@ public sealed class WebSocketEndpoint : IDisposable
         var socket = connection.Socket;
         var small = new byte[SmallFrameBytes];
         var expected = FrameCodec.MessageType(connection.Encoding);
+
+        async Task<string> RefuseTooLargeAsync()
+        {
+            connection.Evict(CloseCode.FrameTooLarge, $"frames are limited to {_options.MaxFrameBytes} bytes");
+            await DropRestAsync(socket, cancellationToken).ConfigureAwait(false);
+            return "frame too large";
+        }
+
         while (true)
         {
             var first = await socket.ReceiveAsync(small.AsMemory(), cancellationToken).ConfigureAwait(false);
@@ -281,9 +286,7 @@ public sealed class WebSocketEndpoint : IDisposable
                     {
                         if (length > _options.MaxFrameBytes)
                         {
-                            connection.Evict(CloseCode.FrameTooLarge, $"frames are limited to {_options.MaxFrameBytes} bytes");
-                            await DropRestAsync(socket, cancellationToken).ConfigureAwait(false);
-                            return "frame too large";
+                            return await RefuseTooLargeAsync().ConfigureAwait(false);
                         }
 
                         next = await socket.ReceiveAsync(rented.AsMemory(length, _options.MaxFrameBytes + 1 - length), cancellationToken).ConfigureAwait(false);
@@ -293,9 +296,7 @@ public sealed class WebSocketEndpoint : IDisposable
 
                     if (length > _options.MaxFrameBytes)
                     {
-                        connection.Evict(CloseCode.FrameTooLarge, $"frames are limited to {_options.MaxFrameBytes} bytes");
-                        await DropRestAsync(socket, cancellationToken).ConfigureAwait(false);
-                        return "frame too large";
+                        return await RefuseTooLargeAsync().ConfigureAwait(false);
                     }
                 }
 
@@ -416,9 +417,14 @@ public sealed class WebSocketEndpoint : IDisposable
     private static TimeSpan Clamp(TimeSpan due) =>
         due < TimeSpan.Zero ? TimeSpan.Zero : due > TimeSpan.FromDays(45) ? Timeout.InfiniteTimeSpan : due;
 
-    private Task Refuse(HttpContext context, int status, string reason)
+    // `log: false` for refusals a client loop can repeat by the hundred a second (they are counted instead).
+    private Task Refuse(HttpContext context, int status, string reason, bool log = true)
     {
-        EndpointLog.ConnectionRefused(_logger, reason);
+        if (log)
+        {
+            EndpointLog.ConnectionRefused(_logger, reason);
+        }
+
         context.Response.StatusCode = status;
         return context.Response.WriteAsJsonAsync(new RefusalBody(reason), RefusalContext.Default.RefusalBody, cancellationToken: context.RequestAborted);
     }

@@ -14,6 +14,10 @@ namespace ChatNode.Media;
 /// </summary>
 public sealed class MediaService : IDisposable
 {
+    // The characters of an HTTP token (RFC 9110): what each part of a content type may use.
+    private static readonly System.Buffers.SearchValues<char> TokenChars =
+        System.Buffers.SearchValues.Create("!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz");
+
     private readonly IBlobStore? _blobs;
     private readonly IAttachmentStore _attachments;
     private readonly IChatStore _chats;
@@ -196,9 +200,6 @@ public sealed class MediaService : IDisposable
     private static bool IsActiveContent(string contentType) =>
         contentType.EndsWith("+xml", StringComparison.OrdinalIgnoreCase) || contentType.EndsWith("/xml", StringComparison.OrdinalIgnoreCase)
         || contentType.Contains("html", StringComparison.OrdinalIgnoreCase) || contentType.Contains("javascript", StringComparison.OrdinalIgnoreCase);
-
-    private static readonly System.Buffers.SearchValues<char> TokenChars =
-        System.Buffers.SearchValues.Create("!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz");
 
     private IBlobStore RequireStore() =>
         _blobs ?? throw new MediaException(ErrorCode.BadRequest, "This node has no media store configured; attachments are not accepted.");
