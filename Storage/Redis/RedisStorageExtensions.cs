@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using StackExchange.Redis;
@@ -29,8 +30,7 @@ public static class RedisStorageExtensions
         services.TryAddSingleton<IClientStore, RedisClientStore>();
         services.TryAddSingleton<IStoreHealth, RedisStoreHealth>();
         services.TryAddSingleton<IAttachmentStore, RedisAttachmentStore>();
-        services.TryAddSingleton<RedisShardMonitor>();
-        services.AddHostedService(sp => sp.GetRequiredService<RedisShardMonitor>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, RedisShardMonitor>());
         return services;
     }
 

@@ -11,7 +11,7 @@ namespace ChatNode.UnitTests.Node.Cli;
 [Fast]
 public sealed class ChatNodeCommandTests
 {
-    private static async Task<(int ExitCode, string Output, string Error)> RunAsync(params string[] args)
+    internal static async Task<(int ExitCode, string Output, string Error)> RunAsync(params string[] args)
     {
         var start = new ProcessStartInfo("dotnet") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
         start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "ChatNode.dll"));
@@ -55,18 +55,6 @@ public sealed class ChatNodeCommandTests
         Assert.That(error, Does.Not.Contain("   at "), "no stack trace");
     }
 
-    [Test]
-    public async Task Serve_on_a_taken_port_says_so_without_a_stack_trace()
-    {
-        using var taken = new TcpListener(IPAddress.Loopback, 0);
-        taken.Start();
-        var port = ((IPEndPoint)taken.LocalEndpoint).Port;
-        var (code, output, error) = await RunAsync("serve", $"--Node:Listen=http://127.0.0.1:{port}", "--Node:PeerListen=http://127.0.0.1:0", "--Registry:Endpoints=", "--Media:Store:Endpoint=");
-        Assert.That(code, Is.EqualTo(2));
-        Assert.That(error, Does.Contain("cannot listen").And.Contain(port.ToString(System.Globalization.CultureInfo.InvariantCulture)));
-        Assert.That(output + error, Does.Not.Contain("   at "), "no stack trace");
-    }
-
     [TestCase("--Node:HandoffWindow=2s", "Node:HandoffWindow")]
     [TestCase("--Node:HandoffMaxRate=0", "HandoffMaxRate")]
     public async Task Serve_with_a_bad_setting_names_it_without_a_stack_trace(string setting, string named)
@@ -74,6 +62,26 @@ public sealed class ChatNodeCommandTests
         var (code, output, error) = await RunAsync("serve", setting, "--Node:Listen=http://127.0.0.1:0", "--Node:PeerListen=http://127.0.0.1:0", "--Registry:Endpoints=", "--Media:Store:Endpoint=");
         Assert.That(code, Is.EqualTo(2));
         Assert.That(error, Does.Contain("invalid configuration").And.Contain(named));
+        Assert.That(output + error, Does.Not.Contain("   at "), "no stack trace");
+    }
+}
+
+/// <summary>
+/// <c>chatnode serve</c> failing to listen. The node opens its store connection before it listens, so this runs in the
+/// integration tier, where the store answers at once (without it the connection attempt alone takes its timeout).
+/// </summary>
+[TestFixture]
+public sealed class ChatNodeServeCommandTests
+{
+    [Test]
+    public async Task Serve_on_a_taken_port_says_so_without_a_stack_trace()
+    {
+        using var taken = new TcpListener(IPAddress.Loopback, 0);
+        taken.Start();
+        var port = ((IPEndPoint)taken.LocalEndpoint).Port;
+        var (code, output, error) = await ChatNodeCommandTests.RunAsync("serve", $"--Node:Listen=http://127.0.0.1:{port}", "--Node:PeerListen=http://127.0.0.1:0", "--Registry:Endpoints=", "--Media:Store:Endpoint=");
+        Assert.That(code, Is.EqualTo(2));
+        Assert.That(error, Does.Contain("cannot listen").And.Contain(port.ToString(System.Globalization.CultureInfo.InvariantCulture)));
         Assert.That(output + error, Does.Not.Contain("   at "), "no stack trace");
     }
 }

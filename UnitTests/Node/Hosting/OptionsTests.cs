@@ -8,6 +8,7 @@ using ChatNode.Peering;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
+using ChatNode.Storage.Memory;
 using ChatNode.UnitTests.Infrastructure;
 
 namespace ChatNode.UnitTests.Node.Hosting;
@@ -79,4 +80,24 @@ public sealed class OptionsTests
         var refused = Assert.Throws<OptionsValidationException>(() => _ = services.GetRequiredService<IOptions<AuthOptions>>().Value)!;
         Assert.That(refused.Message, Does.Contain("Auth:Secret"));
     }
+}
+
+[TestFixture]
+[Fast]
+public sealed class StorageWiringTests
+{
+    [Test]
+    public void A_node_on_the_in_memory_store_runs_nothing_of_the_redis_backend()
+    {
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?> { ["Auth:Secret"] = "0123456789abcdef" }).Build();
+        var services = new ServiceCollection().AddLogging().AddChatNode(configuration);
+        Assert.That(services.Any(IsRedisBackgroundWork), Is.True, "the node registers the Redis backend's background work");
+
+        services.UseInMemoryStorage(new InMemoryStore());
+        Assert.That(services.Where(IsRedisBackgroundWork).Select(d => d.ImplementationType), Is.Empty,
+            "nothing started at the node's start may open a connection to a store it does not use");
+    }
+
+    private static bool IsRedisBackgroundWork(ServiceDescriptor d) =>
+        d.ServiceType == typeof(Microsoft.Extensions.Hosting.IHostedService) && d.ImplementationType?.Namespace == "ChatNode.Storage.Redis";
 }
