@@ -1,51 +1,97 @@
-using System.Threading.RateLimiting;
+using System.Collections.Concurrent;
 using Microsoft.Extensions.Options;
 
 namespace ChatNode.Commands;
 
 /// <summary>
 /// Per-user send quotas: messages and text bytes per minute, for all of a user's clients together. Kept in memory on
-/// the node that owns the user (all of a user's connections are there), as token buckets refilled every second, so a
+/// the node that owns the user (all of a user's connections are there), as token buckets that refill continuously, so a
 /// burst of up to a minute's quota is allowed and the sustained rate is the quota spread over the minute. A node restart
 /// or a move of the user to another node starts its buckets full again. Thread-safe.
 /// </summary>
-public sealed class UserQuotas : IDisposable
+/// <remarks>
+/// A bucket is refilled when it is used (from the time since its last use), so an idle user costs nothing; a bucket
+/// unused for a minute is full, the same as no bucket, and is dropped by a sweep made at most once a minute by whichever
+/// call comes due. (A take racing with the sweep of its bucket may be forgotten: one message more, at most, for a user
+/// idle a minute.)
+/// </remarks>
+public sealed class UserQuotas
 {
-    private readonly PartitionedRateLimiter<string> _messages;
-    private readonly PartitionedRateLimiter<string> _bytes;
+    private static readonly TimeSpan Window = TimeSpan.FromMinutes(1);
 
-    public UserQuotas(IOptions<CommandOptions> options)
+    private readonly ConcurrentDictionary<string, Bucket> _buckets = new(StringComparer.Ordinal);
+    private readonly TimeProvider _time;
+    private readonly double _messages;
+    private readonly double _bytes;
+    private long _nextSweep;
+
+    public UserQuotas(IOptions<CommandOptions> options, TimeProvider time)
     {
-        var o = options.Value;
-        _messages = PartitionedRateLimiter.Create<string, string>(user => RateLimitPartition.GetTokenBucketLimiter(user, _ => PerMinute(o.UserMessagesPerMinute)));
-        _bytes = PartitionedRateLimiter.Create<string, string>(user => RateLimitPartition.GetTokenBucketLimiter(user, _ => PerMinute(o.UserMessageBytesPerMinute)));
+        _time = time;
+        _messages = options.Value.UserMessagesPerMinute;
+        _bytes = options.Value.UserMessageBytesPerMinute;
+        _nextSweep = time.GetTimestamp() + WindowTicks(time);
     }
 
-    /// <summary>Takes one message of <paramref name="bytes"/> from the user's quotas; false (and nothing taken from the message count) when either is spent.</summary>
+    /// <summary>Users with a bucket that is not known to be full.</summary>
+    public int Tracked => _buckets.Count;
+
+    /// <summary>Takes one message of <paramref name="bytes"/> from the user's quotas; false (and nothing taken) when either is spent.</summary>
     public bool TryTake(string userId, int bytes)
     {
-        using var size = _bytes.AttemptAcquire(userId, Math.Max(0, bytes));
-        if (!size.IsAcquired)
+        var now = _time.GetTimestamp();
+        SweepIfDue(now);
+        var bucket = _buckets.GetOrAdd(userId, static (_, self) => new Bucket(self._messages, self._bytes, self._time.GetTimestamp()), this);
+        return bucket.TryTake(Math.Max(0, bytes), now, this);
+    }
+
+    private static long WindowTicks(TimeProvider time) => (long)(Window.TotalSeconds * time.TimestampFrequency);
+
+    private void SweepIfDue(long now)
+    {
+        var due = Volatile.Read(ref _nextSweep);
+        if (now < due || Interlocked.CompareExchange(ref _nextSweep, now + WindowTicks(_time), due) != due)
         {
-            return false;
+            return;
         }
 
-        using var message = _messages.AttemptAcquire(userId);
-        return message.IsAcquired;
+        var idleSince = now - WindowTicks(_time);
+        foreach (var entry in _buckets)
+        {
+            if (entry.Value.LastUsed <= idleSince)
+            {
+                _buckets.TryRemove(entry);
+            }
+        }
     }
 
-    public void Dispose()
+    private sealed class Bucket(double messages, double bytes, long now)
     {
-        _messages.Dispose();
-        _bytes.Dispose();
-    }
+        private readonly object _gate = new();
+        private double _messages = messages;
+        private double _bytes = bytes;
+        private long _lastUsed = now;
 
-    private static TokenBucketRateLimiterOptions PerMinute(int perMinute) => new()
-    {
-        TokenLimit = perMinute,
-        TokensPerPeriod = Math.Max(1, perMinute / 60),
-        ReplenishmentPeriod = TimeSpan.FromSeconds(1),
-        QueueLimit = 0,
-        AutoReplenishment = true,
-    };
+        public long LastUsed => Volatile.Read(ref _lastUsed);
+
+        public bool TryTake(int bytes, long now, UserQuotas quotas)
+        {
+            lock (_gate)
+            {
+                // Refill for the time since the last use: a minute's quota per minute, up to one minute's quota.
+                var minutes = Math.Max(0, now - _lastUsed) / (double)WindowTicks(quotas._time);
+                _messages = Math.Min(quotas._messages, _messages + (minutes * quotas._messages));
+                _bytes = Math.Min(quotas._bytes, _bytes + (minutes * quotas._bytes));
+                Volatile.Write(ref _lastUsed, Math.Max(_lastUsed, now));
+                if (_messages < 1 || _bytes < bytes)
+                {
+                    return false;
+                }
+
+                _messages -= 1;
+                _bytes -= bytes;
+                return true;
+            }
+        }
+    }
 }

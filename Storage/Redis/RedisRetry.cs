@@ -64,14 +64,23 @@ internal sealed class RedisRetry
     public async Task<T> RunAsync<T>(string operation, Func<Task<T>> action, CancellationToken cancellationToken)
     {
         var started = _time.GetTimestamp();
-        var context = ResilienceContextPool.Shared.Get(cancellationToken);
-        context.Properties.Set(Started, started);
-        context.Properties.Set(Operation, operation);
         try
         {
-            // The action takes no token: every request of a connection shares its token, and registering on it per
-            // store call contends on the token's lock. Commands time out by themselves (CommandTimeout).
-            var result = await _pipeline.ExecuteAsync(static async (_, run) => await run().ConfigureAwait(false), context, action).ConfigureAwait(false);
+            // The first attempt runs directly: almost every call succeeds on it, and the retry pipeline (a context, a
+            // few async frames) costs more than the call itself on the send path. A transient failure goes on in the
+            // pipeline, whose budget counts from the first attempt. The action takes no token: every request of a
+            // connection shares its token, and registering on it per store call contends on the token's lock.
+            // Commands time out by themselves (CommandTimeout).
+            T result;
+            try
+            {
+                result = await action().ConfigureAwait(false);
+            }
+            catch (Exception first) when (IsTransient(first))
+            {
+                result = await RetryAsync(operation, new Attempts<T>(action, first), started, cancellationToken).ConfigureAwait(false);
+            }
+
             _metrics.RecordOperation(operation, _time.GetElapsedTime(started), ok: true);
             return result;
         }
@@ -88,10 +97,32 @@ internal sealed class RedisRetry
             LogFull(operation);
             throw new StoreFullException($"The store is at its memory limit and refused {operation}.", ex);
         }
+    }
+
+    // The attempts after a transient failure, until one succeeds, one fails otherwise, or the budget counted from the
+    // first attempt is spent; the pipeline sees the first attempt's failure as its own, so the backoff (and its log and
+    // metric) comes before the second attempt exactly as if it had made the first.
+    private async Task<T> RetryAsync<T>(string operation, Attempts<T> attempts, long started, CancellationToken cancellationToken)
+    {
+        var context = ResilienceContextPool.Shared.Get(cancellationToken);
+        context.Properties.Set(Started, started);
+        context.Properties.Set(Operation, operation);
+        try
+        {
+            return await _pipeline.ExecuteAsync(static async (_, next) => await next.NextAsync().ConfigureAwait(false), context, attempts).ConfigureAwait(false);
+        }
         finally
         {
             ResilienceContextPool.Shared.Return(context);
         }
+    }
+
+    private sealed class Attempts<T>(Func<Task<T>> action, Exception first)
+    {
+        private Exception? _first = first;
+
+        // The first call replays the failure of the attempt made before the pipeline; every later call is an attempt.
+        public Task<T> NextAsync() => Interlocked.Exchange(ref _first, null) is { } failed ? Task.FromException<T>(failed) : action();
     }
 
     // One warning per FullLogInterval however many writes are refused; every refusal is counted in chat.store.full.
