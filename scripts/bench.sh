@@ -39,6 +39,8 @@ dotnet build LoadTests -c Release --nologo -v quiet
 
 CHATNODE_SECRET=bench-secret-$(od -An -tx1 -N8 /dev/urandom | tr -d ' \n')
 export CHATNODE_SECRET
+CHATNODE_FLEET_SECRET=bench-fleet-$(od -An -tx1 -N8 /dev/urandom | tr -d ' \n')
+export CHATNODE_FLEET_SECRET
 mkdir -p "$CHATNODE_BUILD/bench"
 # The load generator opens thousands of sockets; the node too. 20,000 is this machine's hard limit.
 ulimit -n "$(ulimit -Hn)"
@@ -49,7 +51,7 @@ registry="--Registry:Endpoints="
 for i in $(seq 0 $((NODES - 1))); do
     # shellcheck disable=SC2086 # $registry is empty or two words on purpose
     dotnet ChatNode/bin/Release/net10.0/ChatNode.dll serve --Node:NodeId="bench-$i" \
-        --Node:Listen="http://127.0.0.1:$((8090 + i))" --Node:PeerListen="http://127.0.0.1:$((9090 + i))" $registry \
+        --Node:Listen="http://127.0.0.1:$((8090 + i))" --Node:PeerListen="http://127.0.0.1:$((9090 + i))" --Node:AdminListen="http://127.0.0.1:$((9190 + i))" $registry \
         --Node:UserMessagesPerMinute=1000000 --Logging:LogLevel:Default=Warning >"$CHATNODE_BUILD/bench/node-$i.log" 2>&1 &
     node_pids+=($!)
 done

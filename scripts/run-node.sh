@@ -37,13 +37,18 @@ stop_nodes() {
 
 if [[ ${1:-} == stop ]]; then stop_nodes; exit 0; fi
 
-# One dev secret per build tree, so tokens minted earlier keep working across restarts.
+# One dev secret per build tree, so tokens minted earlier keep working across restarts; the fleet secret (peer streams,
+# drain) is another.
 if [[ ! -s $CHATNODE_BUILD/dev-secret ]]; then
     mkdir -p "$CHATNODE_BUILD"
     (umask 077 && od -An -tx1 -N32 /dev/urandom | tr -d ' \n' >"$CHATNODE_BUILD/dev-secret")
 fi
+if [[ ! -s $CHATNODE_BUILD/dev-fleet-secret ]]; then
+    (umask 077 && od -An -tx1 -N32 /dev/urandom | tr -d ' \n' >"$CHATNODE_BUILD/dev-fleet-secret")
+fi
 CHATNODE_SECRET=$(cat "$CHATNODE_BUILD/dev-secret")
-export CHATNODE_SECRET
+CHATNODE_FLEET_SECRET=$(cat "$CHATNODE_BUILD/dev-fleet-secret")
+export CHATNODE_SECRET CHATNODE_FLEET_SECRET
 
 dotnet build ChatNode -c Release --nologo -v quiet
 
@@ -53,8 +58,10 @@ cat <<EOF
 A fleet of $COUNT nodes (node-1 .. node-$COUNT) sharing etcd and the Redis Cluster.
 WebSocket endpoint (any node; clients are redirected to the node that owns their user):
   ws://127.0.0.1:8080/ws
+Metrics: http://127.0.0.1:9280/metrics (node-1; node-N on port 9279+N).
 Mint a token and look at the ring (another shell, repo root):
   export CHATNODE_SECRET=\$(cat $CHATNODE_BUILD/dev-secret) CHATNODE_ETCD=$CHATNODE_ETCD
+  export CHATNODE_FLEET_SECRET=\$(cat $CHATNODE_BUILD/dev-fleet-secret)   # for chatnode drain
   dotnet $DLL token --user alice --client phone
   dotnet $DLL ring
   dotnet $DLL route --user alice
@@ -68,6 +75,7 @@ pids=()
 for i in $(seq 1 "$COUNT"); do
     dotnet "$DLL" serve --Node:NodeId="node-$i" \
         --Node:Listen="http://127.0.0.1:$((8079 + i))" --Node:PeerListen="http://127.0.0.1:$((9079 + i))" \
+        --Node:AdminListen="http://127.0.0.1:$((9279 + i))" \
         --Registry:Endpoints="$CHATNODE_ETCD" >"$NODES/node-$i.log" 2>&1 &
     pids+=($!)
     echo "$!" >"$NODES/node-$i.pid"

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.CommandLine.Parsing;
+using System.Net;
 using ChatNode.Auth;
 using ChatNode.Endpoints;
 using ChatNode.Fleet;
@@ -118,7 +119,7 @@ public static class ChatNodeCommands
             }
 
             var options = Configuration(settings).GetSection(AuthOptions.Section).Get<AuthOptions>() ?? new AuthOptions();
-            if (options.Problem() is { } problem)
+            if (options.TokenProblem() is { } problem)
             {
                 Console.Error.WriteLine(problem);
                 return 2;
@@ -189,7 +190,7 @@ public static class ChatNodeCommands
         var rate = new Option<int>("--rate") { Description = "Connections moved per second (default: spread over Node:HandoffWindow, at most Node:HandoffMaxRate)." };
         var wait = new Option<bool>("--wait") { Description = "Wait until the node has left the fleet, showing its progress (at most Node:DrainTimeout and a minute)." };
         rate.Validators.Add(r => { if (r.GetValueOrDefault<int>() < 0) { r.AddError("--rate must be positive"); } });
-        var drain = new Command("drain", "Drain a node: it leaves the target ring, moves its clients to their new owners at the handoff pace, then leaves the fleet and exits.") { node, rate, wait };
+        var drain = new Command("drain", "Drain a node (a request to its peer URL signed with the fleet secret, Auth:FleetSecret or CHATNODE_FLEET_SECRET): it leaves the target ring, moves its clients to their new owners at the handoff pace, then leaves the fleet and exits.") { node, rate, wait };
         drain.TreatUnmatchedTokensAsErrors = false;
         drain.SetAction(async (result, cancellationToken) =>
         {
@@ -207,21 +208,22 @@ public static class ChatNodeCommands
 
             var configuration = Configuration(settings);
             var secret = configuration.GetSection(AuthOptions.Section).Get<AuthOptions>() ?? new AuthOptions();
-            if (secret.Problem() is { } problem)
+            if (secret.FleetProblem() is { } problem)
             {
                 Console.Error.WriteLine(problem);
                 return 2;
             }
 
             var (time, signature) = new AdminAuth(Options.Create(secret), TimeProvider.System).Sign("drain", id);
-            var url = new UriBuilder(member.WebSocketUrl) { Scheme = member.WebSocketUrl.StartsWith("wss", StringComparison.Ordinal) ? "https" : "http", Path = "/v1/admin/drain" };
+            // Admin requests go to the peer plane (HTTP/2), never to the client plane.
+            var url = new UriBuilder(member.PeerUrl) { Path = "/v1/admin/drain" };
             if (result.GetValue(rate) is > 0 and var perSecond)
             {
                 url.Query = "rate=" + perSecond.ToString(System.Globalization.CultureInfo.InvariantCulture);
             }
 
             using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
-            using var request = new HttpRequestMessage(HttpMethod.Post, url.Uri);
+            using var request = new HttpRequestMessage(HttpMethod.Post, url.Uri) { Version = HttpVersion.Version20, VersionPolicy = HttpVersionPolicy.RequestVersionExact };
             request.Headers.Add(AdminAuth.TimeHeader, time);
             request.Headers.Add(AdminAuth.SignatureHeader, signature);
             HttpResponseMessage response;

@@ -3,13 +3,13 @@ using Microsoft.Extensions.Options;
 
 namespace ChatNode.Endpoints;
 
-/// <summary>Checks and makes admin request credentials (<see cref="AdminSignature"/>) with this node's cluster secret and clock. Thread-safe.</summary>
+/// <summary>Checks and makes admin request credentials (<see cref="AdminSignature"/>) with the fleet secret (<see cref="AuthOptions.FleetSecret"/>) and this node's clock. Thread-safe.</summary>
 public sealed class AdminAuth(IOptions<AuthOptions> options, TimeProvider time)
 {
     public const string TimeHeader = AdminSignature.TimeHeader;
     public const string SignatureHeader = AdminSignature.SignatureHeader;
 
-    private readonly string _secret = options.Value.Secret;
+    private readonly string _secret = options.Value.FleetSecret;
 
     public (string Time, string Signature) Sign(string action, string nodeId) => AdminSignature.Sign(_secret, action, nodeId, time.GetUtcNow());
 

@@ -11,6 +11,7 @@ public static class EndpointsExtensions
         services.TryAddSingleton<WebSocketEndpoint>();
         services.TryAddSingleton<ConnectRouter>();
         services.TryAddSingleton<AdminAuth>();
+        services.TryAddSingleton<ListenerPlanes>();
         return services;
     }
 }

@@ -11,20 +11,21 @@ using Microsoft.Extensions.Hosting;
 namespace ChatNode.Endpoints;
 
 /// <summary>
-/// The node's routes: <c>/ws</c> (clients), the peer gRPC service, <c>/healthz</c>, <c>/readyz</c>, <c>/v1/route</c>,
-/// <c>/v1/admin/drain</c> and <c>/metrics</c>. docs/protocol.md and docs/operations.md describe each.
+/// The node's routes, each on its plane (<see cref="Plane"/>): <c>/ws</c> and <c>/v1/route</c> for clients; the peer
+/// gRPC service and <c>/v1/admin/drain</c> on the peer plane; <c>/metrics</c> on the admin plane; <c>/healthz</c> and
+/// <c>/readyz</c> on the client and admin planes. docs/protocol.md and docs/operations.md describe each.
 /// </summary>
 public static class HttpEndpoints
 {
     public static IEndpointRouteBuilder MapChatNodeEndpoints(this IEndpointRouteBuilder app)
     {
-        app.Map("/ws", (HttpContext context, WebSocketEndpoint endpoint) => endpoint.HandleAsync(context));
-        app.MapGrpcService<PeerService>();
-        app.MapGet("/healthz", () => Results.Text("ok\n"));
-        app.MapGet("/v1/route", Route);
-        app.MapGet("/readyz", ReadyAsync);
-        app.MapPost("/v1/admin/drain", Drain);
-        app.MapPrometheusScrapingEndpoint("/metrics");
+        app.Map("/ws", (HttpContext context, WebSocketEndpoint endpoint) => endpoint.HandleAsync(context)).On(Plane.Client);
+        app.MapGet("/v1/route", Route).On(Plane.Client);
+        app.MapGet("/healthz", () => Results.Text("ok\n")).On(Plane.Client | Plane.Admin);
+        app.MapGet("/readyz", ReadyAsync).On(Plane.Client | Plane.Admin);
+        app.MapGrpcService<PeerService>().On(Plane.Peer);
+        app.MapPost("/v1/admin/drain", Drain).On(Plane.Peer);
+        app.MapPrometheusScrapingEndpoint("/metrics").On(Plane.Admin);
         return app;
     }
 
@@ -59,7 +60,7 @@ public static class HttpEndpoints
         return Results.Text(reason + "\n", statusCode: ready ? StatusCodes.Status200OK : StatusCodes.Status503ServiceUnavailable);
     }
 
-    // Starts this node's drain (chatnode drain NODE): signed with the cluster secret for this node, within two minutes.
+    // Starts this node's drain (chatnode drain NODE): signed with the fleet secret for this node, within two minutes.
     private static IResult Drain(HttpRequest request, int? rate, NodeLifecycle node, Ownership ownership, AdminAuth auth)
     {
         if (!auth.Verify("drain", ownership.NodeId, request.Headers[AdminAuth.TimeHeader], request.Headers[AdminAuth.SignatureHeader]))

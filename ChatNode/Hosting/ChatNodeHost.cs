@@ -34,6 +34,7 @@ public static class ChatNodeHost
     private static readonly (string Variable, string Key)[] ShortVariables =
     [
         ("CHATNODE_SECRET", "Auth:Secret"),
+        ("CHATNODE_FLEET_SECRET", "Auth:FleetSecret"),
         ("CHATNODE_REDIS", "Storage:Redis:Endpoints"),
         ("CHATNODE_LISTEN", "Node:Listen"),
         ("CHATNODE_NODE_ID", "Node:NodeId"),
@@ -92,14 +93,20 @@ public static class ChatNodeHost
         {
             kestrel.AddServerHeader = false;
 
-            // Order matters: FleetMembership reads the bound addresses in this order (WebSocket, then peer).
+            // Order matters: NodeLifecycle and ListenerPlanes read the bound addresses in this order (client, peer, admin).
             Listen(kestrel, new Uri(listen.Listen), HttpProtocols.Http1);
             Listen(kestrel, new Uri(listen.PeerListen), HttpProtocols.Http2);
+            if (listen.AdminListen.Length > 0)
+            {
+                Listen(kestrel, new Uri(listen.AdminListen), HttpProtocols.Http1);
+            }
         });
         builder.Services.AddChatNode(builder.Configuration);
         configure?.Invoke(builder);
 
         var app = builder.Build();
+        app.UseRouting();
+        app.UsePlanes(app.Services.GetRequiredService<ListenerPlanes>());
         app.UseWebSockets();
         app.MapChatNodeEndpoints();
         return app;

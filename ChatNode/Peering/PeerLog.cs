@@ -11,8 +11,8 @@ internal static partial class PeerLog
     [LoggerMessage(EventId = 1016, Level = LogLevel.Warning, Message = "Peer stream to {NodeId} at {Url} lost; reopening")]
     public static partial void Lost(ILogger logger, string nodeId, string url, Exception exception);
 
-    [LoggerMessage(EventId = 1017, Level = LogLevel.Warning, Message = "Refused a peer stream: {Reason}")]
-    public static partial void Refused(ILogger logger, string reason);
+    [LoggerMessage(EventId = 1017, Level = LogLevel.Warning, Message = "Refused a peer call: {Reason} ({Suppressed} more refused since the last such warning)")]
+    public static partial void Refused(ILogger logger, string reason, long suppressed);
 
     [LoggerMessage(EventId = 1401, Level = LogLevel.Warning, Message = "Peer {NodeId} at {Url} does not answer; retrying with backoff")]
     public static partial void Unreachable(ILogger logger, string nodeId, string url, Exception exception);

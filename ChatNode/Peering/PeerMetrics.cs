@@ -10,6 +10,7 @@ public sealed class PeerMetrics
     private readonly Counter<long> _received;
     private readonly Counter<long> _dropped;
     private readonly Counter<long> _fenced;
+    private readonly Counter<long> _refused;
 
     public PeerMetrics(IMeterFactory meterFactory)
     {
@@ -17,6 +18,7 @@ public sealed class PeerMetrics
         _forwarded = meter.CreateCounter<long>("chat.peer.forwarded", "{delivery}", "Deliveries sent to other nodes over peer streams.");
         _received = meter.CreateCounter<long>("chat.peer.received", "{delivery}", "Deliveries received from other nodes over peer streams.");
         _dropped = meter.CreateCounter<long>("chat.peer.dropped", "{delivery}", "Deliveries not forwarded because a peer's queue was full (left to the inbox).");
+        _refused = meter.CreateCounter<long>("chat.peer.refused", "{call}", "Peer calls refused: bad fleet credentials, or a caller that is not a member of the ring (reason).");
         _fenced = meter.CreateCounter<long>("chat.peer.fenced", "{user}", "Users of forwarded deliveries refused because this node owns them in neither ring at the sender's epoch.");
     }
 
@@ -27,4 +29,6 @@ public sealed class PeerMetrics
     public void Dropped(int count) => _dropped.Add(count);
 
     public void Fenced(int users) => _fenced.Add(users);
+
+    public void Refused(string reason) => _refused.Add(1, new KeyValuePair<string, object?>("reason", reason));
 }

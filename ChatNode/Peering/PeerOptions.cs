@@ -12,12 +12,18 @@ public sealed class PeerOptions
 
     /// <summary>Deliveries sent to a peer in one batch at most. Default 256.</summary>
     public int PeerBatchSize { get; set; } = 256;
+
+    /// <summary>
+    /// How long a peer call from a node not in this node's ring view waits for the ring to list it (a node that just
+    /// registered) before it is refused. Default 3 s.
+    /// </summary>
+    public TimeSpan PeerMembershipWait { get; set; } = TimeSpan.FromSeconds(3);
 }
 
 internal sealed class PeerOptionsValidator : IValidateOptions<PeerOptions>
 {
     public ValidateOptionsResult Validate(string? name, PeerOptions o) =>
-        o.PeerQueueCapacity >= 1 && o.PeerBatchSize >= 1
+        o.PeerQueueCapacity >= 1 && o.PeerBatchSize >= 1 && o.PeerMembershipWait > TimeSpan.Zero
             ? ValidateOptionsResult.Success
-            : ValidateOptionsResult.Fail("Node:PeerQueueCapacity and PeerBatchSize must be positive.");
+            : ValidateOptionsResult.Fail("Node:PeerQueueCapacity, PeerBatchSize and PeerMembershipWait must be positive.");
 }

@@ -9,6 +9,7 @@ using ChatNode.Protocol.V1;
 using ChatNode.Storage;
 using Grpc.Core;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 
 namespace ChatNode.Peering;
 
@@ -17,19 +18,29 @@ namespace ChatNode.Peering;
 /// (the frame arrives serialized; protobuf clients get those very bytes) and answers every batch with an ack. Fencing:
 /// a user this node owns in neither its current nor its target ring is refused when this node's ring view is at least
 /// as new as the epoch the sender routed by (counted as <c>chat.peer.fenced</c>; the inbox still delivers). Also answers
-/// a joining node's question how many connections this node still has to hand over to it.
+/// a joining node's question how many connections this node still has to hand over to it. Every call must carry the
+/// fleet secret's signature of its node id, and that node must be a member of the ring (a node this node has not seen
+/// yet is waited for up to <see cref="PeerOptions.PeerMembershipWait"/>); refusals are counted (<c>chat.peer.refused</c>) and logged at
+/// most once per <see cref="RefusalLogInterval"/>.
 /// </summary>
 internal sealed class PeerService : Peer.PeerBase
 {
+    public static readonly TimeSpan RefusalLogInterval = TimeSpan.FromSeconds(10);
+
     private readonly PeerAuth _auth;
     private readonly DeliveryService _delivery;
     private readonly Ownership _ownership;
     private readonly ConnectionRegistry _connections;
     private readonly PeerMetrics _metrics;
     private readonly ILogger<PeerService> _logger;
+    private readonly RefusalLog _refusals;
+    private readonly TimeSpan _membershipWait;
 
-    public PeerService(PeerAuth auth, DeliveryService delivery, Ownership ownership, ConnectionRegistry connections, PeerMetrics metrics, ILogger<PeerService> logger)
+    public PeerService(
+        PeerAuth auth, DeliveryService delivery, Ownership ownership, ConnectionRegistry connections, PeerMetrics metrics, RefusalLog refusals, IOptions<PeerOptions> options, ILogger<PeerService> logger)
     {
+        _refusals = refusals;
+        _membershipWait = options.Value.PeerMembershipWait;
         _auth = auth;
         _delivery = delivery;
         _ownership = ownership;
@@ -40,7 +51,7 @@ internal sealed class PeerService : Peer.PeerBase
 
     public override async Task Deliver(IAsyncStreamReader<DeliveryBatch> requestStream, IServerStreamWriter<DeliveryBatchAck> responseStream, ServerCallContext context)
     {
-        Authenticate(context);
+        await AuthenticateAsync(context).ConfigureAwait(false);
 
         // The caller counts its stream as open once these headers arrive.
         await context.WriteResponseHeadersAsync([]).ConfigureAwait(false);
@@ -69,9 +80,9 @@ internal sealed class PeerService : Peer.PeerBase
         }
     }
 
-    public override Task<HandoffStatusReply> HandoffStatus(HandoffStatusRequest request, ServerCallContext context)
+    public override async Task<HandoffStatusReply> HandoffStatus(HandoffStatusRequest request, ServerCallContext context)
     {
-        Authenticate(context);
+        await AuthenticateAsync(context).ConfigureAwait(false);
         var view = _ownership.View;
         var remaining = 0;
         foreach (var connection in _connections.Snapshot())
@@ -82,7 +93,7 @@ internal sealed class PeerService : Peer.PeerBase
             }
         }
 
-        return Task.FromResult(new HandoffStatusReply { Remaining = (uint)remaining, Epoch = view.Epoch });
+        return new HandoffStatusReply { Remaining = (uint)remaining, Epoch = view.Epoch };
     }
 
     // The users of the delivery this node does work for; the others are refused (fenced) when this node's view is at
@@ -101,13 +112,80 @@ internal sealed class PeerService : Peer.PeerBase
         return owned;
     }
 
-    private void Authenticate(ServerCallContext context)
+    private async Task AuthenticateAsync(ServerCallContext context)
     {
         var node = context.RequestHeaders.GetValue(PeerAuth.NodeHeader);
         if (!_auth.Verify(node, context.RequestHeaders.GetValue(PeerAuth.AuthHeader)))
         {
-            PeerLog.Refused(_logger, $"bad credentials from {context.Peer} claiming to be '{node}'");
-            throw new RpcException(new Status(StatusCode.Unauthenticated, "peer credentials do not match the cluster secret"));
+            throw Refuse("credentials", $"bad fleet credentials from {context.Peer} claiming to be '{node}'", StatusCode.Unauthenticated, "peer credentials do not match the fleet secret");
         }
+
+        if (!await IsMemberAsync(node!, context.CancellationToken).ConfigureAwait(false))
+        {
+            throw Refuse("membership", $"'{node}' at {context.Peer} is not a member of the ring (epoch {_ownership.Epoch})", StatusCode.PermissionDenied, "the calling node is not a member of the ring");
+        }
+    }
+
+    // A member of this node's ring view; a node that just registered may not be in it yet, so wait a little for news.
+    private async Task<bool> IsMemberAsync(string nodeId, CancellationToken cancellationToken)
+    {
+        var view = _ownership.View;
+        if (view.Ring.Find(nodeId) is not null)
+        {
+            return true;
+        }
+
+        using var wait = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        wait.CancelAfter(_membershipWait);
+        try
+        {
+            while (view.Ring.Find(nodeId) is null)
+            {
+                await _ownership.ChangedAfterAsync(view, wait.Token).ConfigureAwait(false);
+                view = _ownership.View;
+            }
+
+            return true;
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            return false;
+        }
+    }
+
+    private RpcException Refuse(string reason, string detail, StatusCode status, string message)
+    {
+        _metrics.Refused(reason);
+        if (_refusals.ShouldLog(out var suppressed))
+        {
+            PeerLog.Refused(_logger, detail, suppressed);
+        }
+
+        return new RpcException(new Status(status, message));
+    }
+}
+
+/// <summary>
+/// When to log a refused peer call: at most once per <see cref="PeerService.RefusalLogInterval"/>, with the number of
+/// refusals not logged since; one instance per node (peer services are made per call). Thread-safe.
+/// </summary>
+internal sealed class RefusalLog(TimeProvider time)
+{
+    private long _lastLogged;
+    private long _suppressed;
+
+    public bool ShouldLog(out long suppressed)
+    {
+        var last = Interlocked.Read(ref _lastLogged);
+        var now = time.GetTimestamp();
+        if ((last == 0 || time.GetElapsedTime(last, now) >= PeerService.RefusalLogInterval) && Interlocked.CompareExchange(ref _lastLogged, now, last) == last)
+        {
+            suppressed = Interlocked.Exchange(ref _suppressed, 0);
+            return true;
+        }
+
+        Interlocked.Increment(ref _suppressed);
+        suppressed = 0;
+        return false;
     }
 }

@@ -18,6 +18,7 @@ public static class PeeringExtensions
         services.AddGrpc();
         services.TryAddSingleton<PeerMetrics>();
         services.TryAddSingleton<PeerAuth>();
+        services.TryAddSingleton<RefusalLog>();
         services.TryAddSingleton<PeerForwarder>();
         services.TryAddSingleton<IRemoteDelivery>(sp => sp.GetRequiredService<PeerForwarder>());
         services.TryAddSingleton<IPeerDirectory>(sp => sp.GetRequiredService<PeerForwarder>());

@@ -42,6 +42,9 @@ public sealed class LocalFleet : IAsyncDisposable
 
     public string Secret { get; } = "load-" + Guid.NewGuid().ToString("N");
 
+    /// <summary>The fleet secret of the nodes (peer streams, drain requests).</summary>
+    public string FleetSecret { get; } = "fleet-" + Guid.NewGuid().ToString("N");
+
     public IReadOnlyList<int> Pids => [.. _nodes.Values.Where(n => !n.HasExited).Select(n => n.Id), .. RedisPids()];
 
     /// <summary>The indexes of the nodes running now.</summary>
@@ -113,9 +116,10 @@ public sealed class LocalFleet : IAsyncDisposable
     public async Task DrainAsync(int index, int rate, TimeSpan timeout)
     {
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
-        var url = new UriBuilder($"http://127.0.0.1:{8090 + index}/v1/admin/drain") { Query = rate > 0 ? $"rate={rate.ToString(CultureInfo.InvariantCulture)}" : "" };
-        using var request = new HttpRequestMessage(HttpMethod.Post, url.Uri);
-        var (time, signature) = AdminSignature.Sign(Secret, "drain", NodeId(index), DateTimeOffset.UtcNow);
+        // Admin requests go to the node's peer port (HTTP/2), signed with the fleet secret.
+        var url = new UriBuilder($"http://127.0.0.1:{9090 + index}/v1/admin/drain") { Query = rate > 0 ? $"rate={rate.ToString(CultureInfo.InvariantCulture)}" : "" };
+        using var request = new HttpRequestMessage(HttpMethod.Post, url.Uri) { Version = System.Net.HttpVersion.Version20, VersionPolicy = HttpVersionPolicy.RequestVersionExact };
+        var (time, signature) = AdminSignature.Sign(FleetSecret, "drain", NodeId(index), DateTimeOffset.UtcNow);
         request.Headers.Add(AdminSignature.TimeHeader, time);
         request.Headers.Add(AdminSignature.SignatureHeader, signature);
         using var response = await http.SendAsync(request);
@@ -255,9 +259,11 @@ public sealed class LocalFleet : IAsyncDisposable
             $"--Node:NodeId={NodeId(index)}",
             $"--Node:Listen=http://127.0.0.1:{8090 + index}",
             $"--Node:PeerListen=http://127.0.0.1:{9090 + index}",
+            $"--Node:AdminListen=http://127.0.0.1:{9190 + index}",
             $"--Registry:Endpoints={(_fleet ? Environment.GetEnvironmentVariable("CHATNODE_ETCD") ?? "http://127.0.0.1:2479" : "")}",
             $"--Registry:Prefix={_prefix}",
             $"--Auth:Secret={Secret}",
+            $"--Auth:FleetSecret={FleetSecret}",
             "--Logging:LogLevel:Default=Warning",
             "--Logging:LogLevel:ChatNode.Fleet=Information",
             // A load user sends faster than any person: the per-user quota would cap the load, not the node.

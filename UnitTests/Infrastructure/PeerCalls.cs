@@ -12,12 +12,15 @@ namespace ChatNode.UnitTests.Infrastructure;
 /// <summary>Talks to a node's peer service as another node would, for fencing and handoff tests.</summary>
 public static class PeerCalls
 {
-    /// <summary>Forwards one push for <paramref name="users"/>, routed at <paramref name="epoch"/>, and waits for its ack.</summary>
-    public static async Task<uint> DeliverAsync(TestNode receiver, string fromNodeId, IReadOnlyList<string> users, long epoch)
+    /// <summary>
+    /// Forwards one push for <paramref name="users"/>, routed at <paramref name="epoch"/>, and waits for its ack; signed
+    /// with <paramref name="secret"/> (the fleet secret unless given).
+    /// </summary>
+    public static async Task<uint> DeliverAsync(TestNode receiver, string fromNodeId, IReadOnlyList<string> users, long epoch, string? secret = null)
     {
         var peerUrl = receiver.Services.GetRequiredService<ChatNode.Fleet.NodeLifecycle>().Self!.PeerUrl;
         using var channel = GrpcChannel.ForAddress(peerUrl);
-        var auth = new PeerAuth(Microsoft.Extensions.Options.Options.Create(new AuthOptions { Secret = TestEnvironment.Secret }));
+        var auth = new PeerAuth(Microsoft.Extensions.Options.Options.Create(new AuthOptions { Secret = TestEnvironment.Secret, FleetSecret = secret ?? TestEnvironment.FleetSecret }));
         var headers = new Metadata { { PeerAuth.NodeHeader, fromNodeId }, { PeerAuth.AuthHeader, auth.Sign(fromNodeId) } };
         using var call = new Peer.PeerClient(channel).Deliver(headers);
         var frame = new ServerFrame { NewMessage = new NewMessage { DeliveryId = "m.x.1", ChatId = "x", MessageId = Guid.NewGuid().ToString("N"), Seq = 1 } };

@@ -5,6 +5,8 @@ public static class TestEnvironment
 {
     public const string Secret = "unit-test-cluster-secret-0123456789";
 
+    public const string FleetSecret = "unit-test-fleet-secret-0123456789";
+
     public static string RedisEndpoints =>
         Environment.GetEnvironmentVariable("CHATNODE_REDIS") is { Length: > 0 } value
             ? value

@@ -181,7 +181,9 @@ public sealed class NodeProcess : IAsyncDisposable
         {
             ["Node:Listen"] = $"http://127.0.0.1:{port}",
             ["Node:PeerListen"] = $"http://127.0.0.1:{peerPort}",
+            ["Node:AdminListen"] = "http://127.0.0.1:0",
             ["Auth:Secret"] = TestEnvironment.Secret,
+            ["Auth:FleetSecret"] = TestEnvironment.FleetSecret,
             ["Storage:Redis:Endpoints"] = TestEnvironment.RedisEndpoints,
             ["Logging:LogLevel:Default"] = "Warning",
         };

@@ -3,6 +3,8 @@ using ChatNode.Client;
 using ChatNode.Hosting;
 using ChatNode.Storage.Memory;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
@@ -21,6 +23,9 @@ public sealed class TestNode : IAsyncDisposable
     {
         _app = app;
         BaseUrl = baseUrl;
+        var addresses = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.ToArray();
+        PeerUrl = new Uri(addresses[1]);
+        AdminUrl = new Uri(addresses[2]);
         WsUrl = new Uri($"ws://{baseUrl.Authority}/ws");
         Tokens = app.Services.GetRequiredService<TokenService>();
     }
@@ -28,6 +33,12 @@ public sealed class TestNode : IAsyncDisposable
     public Uri BaseUrl { get; }
 
     public Uri WsUrl { get; }
+
+    /// <summary>The peer plane (HTTP/2: peer streams, admin requests).</summary>
+    public Uri PeerUrl { get; }
+
+    /// <summary>The admin plane (metrics, probes).</summary>
+    public Uri AdminUrl { get; }
 
     public TokenService Tokens { get; }
 
@@ -45,10 +56,12 @@ public sealed class TestNode : IAsyncDisposable
         {
             ["Node:Listen"] = "http://127.0.0.1:0",
             ["Node:PeerListen"] = "http://127.0.0.1:0",
+            ["Node:AdminListen"] = "http://127.0.0.1:0",
             ["Registry:Endpoints"] = "",
             ["Node:NodeId"] = TestEnvironment.NewId("node"),
             ["Node:ShutdownTimeout"] = "00:00:03",
             ["Auth:Secret"] = TestEnvironment.Secret,
+            ["Auth:FleetSecret"] = TestEnvironment.FleetSecret,
             ["Storage:Redis:Endpoints"] = TestEnvironment.RedisEndpoints,
             ["Logging:LogLevel:Default"] = Environment.GetEnvironmentVariable("CHATNODE_TEST_LOGLEVEL") ?? "Warning",
         };

@@ -21,6 +21,7 @@ public sealed class ChatNodeCommandTests
         }
 
         start.Environment["CHATNODE_SECRET"] = TestEnvironment.Secret;
+        start.Environment["CHATNODE_FLEET_SECRET"] = TestEnvironment.FleetSecret;
         using var process = Process.Start(start)!;
         var output = process.StandardOutput.ReadToEndAsync();
         var error = process.StandardError.ReadToEndAsync();
@@ -59,7 +60,7 @@ public sealed class ChatNodeCommandTests
     [TestCase("--Node:HandoffMaxRate=0", "HandoffMaxRate")]
     public async Task Serve_with_a_bad_setting_names_it_without_a_stack_trace(string setting, string named)
     {
-        var (code, output, error) = await RunAsync("serve", setting, "--Node:Listen=http://127.0.0.1:0", "--Node:PeerListen=http://127.0.0.1:0", "--Registry:Endpoints=", "--Media:Store:Endpoint=");
+        var (code, output, error) = await RunAsync("serve", setting, "--Node:Listen=http://127.0.0.1:0", "--Node:PeerListen=http://127.0.0.1:0", "--Node:AdminListen=http://127.0.0.1:0", "--Registry:Endpoints=", "--Media:Store:Endpoint=");
         Assert.That(code, Is.EqualTo(2));
         Assert.That(error, Does.Contain("invalid configuration").And.Contain(named));
         Assert.That(output + error, Does.Not.Contain("   at "), "no stack trace");
@@ -79,7 +80,7 @@ public sealed class ChatNodeServeCommandTests
         using var taken = new TcpListener(IPAddress.Loopback, 0);
         taken.Start();
         var port = ((IPEndPoint)taken.LocalEndpoint).Port;
-        var (code, output, error) = await ChatNodeCommandTests.RunAsync("serve", $"--Node:Listen=http://127.0.0.1:{port}", "--Node:PeerListen=http://127.0.0.1:0", "--Registry:Endpoints=", "--Media:Store:Endpoint=");
+        var (code, output, error) = await ChatNodeCommandTests.RunAsync("serve", $"--Node:Listen=http://127.0.0.1:{port}", "--Node:PeerListen=http://127.0.0.1:0", "--Node:AdminListen=http://127.0.0.1:0", "--Registry:Endpoints=", "--Media:Store:Endpoint=");
         Assert.That(code, Is.EqualTo(2));
         Assert.That(error, Does.Contain("cannot listen").And.Contain(port.ToString(System.Globalization.CultureInfo.InvariantCulture)));
         Assert.That(output + error, Does.Not.Contain("   at "), "no stack trace");

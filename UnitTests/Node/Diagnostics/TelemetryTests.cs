@@ -23,7 +23,7 @@ public sealed class TelemetryTests
         var text = "";
         await Poll.UntilAsync(async () =>
         {
-            text = await http.GetStringAsync(new Uri(node.BaseUrl, "/metrics"));
+            text = await http.GetStringAsync(new Uri(node.AdminUrl, "/metrics"));
             return text.Contains("chat_messages_stored_total", StringComparison.Ordinal);
         }, "the scrape to include the stored message");
         Assert.That(text, Does.Contain("# TYPE chat_connections_opened_total counter"));

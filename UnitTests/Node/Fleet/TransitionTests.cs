@@ -59,7 +59,11 @@ public sealed class TransitionTests(StoreBackend backend)
 
         // What `chatnode drain NODE --rate 5` does: 10 connections at 5 a second take about 2 s.
         using var http = new HttpClient();
-        using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(draining.BaseUrl, "/v1/admin/drain?rate=5"));
+        using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(draining.PeerUrl, "/v1/admin/drain?rate=5"))
+        {
+            Version = System.Net.HttpVersion.Version20,
+            VersionPolicy = HttpVersionPolicy.RequestVersionExact,
+        };
         var (time, signature) = draining.Services.GetRequiredService<AdminAuth>().Sign("drain", drainingId);
         request.Headers.Add(AdminAuth.TimeHeader, time);
         request.Headers.Add(AdminAuth.SignatureHeader, signature);

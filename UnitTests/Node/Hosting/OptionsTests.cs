@@ -26,7 +26,7 @@ public sealed class OptionsTests
     [Test]
     public void The_defaults_are_valid_and_name_a_node()
     {
-        using var services = Services(new() { ["Auth:Secret"] = "0123456789abcdef" });
+        using var services = Services(new() { ["Auth:Secret"] = "0123456789abcdef", ["Auth:FleetSecret"] = "fedcba9876543210" });
         Assert.That(services.GetRequiredService<IOptions<FleetOptions>>().Value.NodeId, Is.Not.Empty);
         var limits = services.GetRequiredService<IOptions<CommandOptions>>().Value;
         Assert.That((limits.MaxParticipants, limits.MaxClientsPerUser), Is.EqualTo((100, 3)));
@@ -40,7 +40,7 @@ public sealed class OptionsTests
     {
         using var services = Services(new()
         {
-            ["Auth:Secret"] = "0123456789abcdef",
+            ["Auth:Secret"] = "0123456789abcdef", ["Auth:FleetSecret"] = "fedcba9876543210",
             ["Node:NodeId"] = "n7",
             ["Node:MaxParticipants"] = "50",
             ["Node:OutboundBudgetBytes"] = "2097152",
@@ -61,14 +61,14 @@ public sealed class OptionsTests
     {
         using var commands = Services(new()
         {
-            ["Auth:Secret"] = "0123456789abcdef",
+            ["Auth:Secret"] = "0123456789abcdef", ["Auth:FleetSecret"] = "fedcba9876543210",
             ["Node:MaxTextBytes"] = "70000",
             ["Node:MaxParticipants"] = "1",
         });
         var refused = Assert.Throws<OptionsValidationException>(() => _ = commands.GetRequiredService<IOptions<CommandOptions>>().Value)!;
         Assert.That(refused.Message, Does.Contain("MaxTextBytes").And.Contain("MaxParticipants"));
 
-        using var connections = Services(new() { ["Auth:Secret"] = "0123456789abcdef", ["Node:OutboundBudgetBytes"] = "10" });
+        using var connections = Services(new() { ["Auth:Secret"] = "0123456789abcdef", ["Auth:FleetSecret"] = "fedcba9876543210", ["Node:OutboundBudgetBytes"] = "10" });
         refused = Assert.Throws<OptionsValidationException>(() => _ = connections.GetRequiredService<IOptions<ConnectionOptions>>().Value)!;
         Assert.That(refused.Message, Does.Contain("OutboundBudgetBytes"));
     }
@@ -89,7 +89,7 @@ public sealed class StorageWiringTests
     [Test]
     public void A_node_on_the_in_memory_store_runs_nothing_of_the_redis_backend()
     {
-        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?> { ["Auth:Secret"] = "0123456789abcdef" }).Build();
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?> { ["Auth:Secret"] = "0123456789abcdef", ["Auth:FleetSecret"] = "fedcba9876543210" }).Build();
         var services = new ServiceCollection().AddLogging().AddChatNode(configuration);
         Assert.That(services.Any(IsRedisBackgroundWork), Is.True, "the node registers the Redis backend's background work");
 

@@ -22,7 +22,7 @@ public sealed class PeerClientTests
         var logger = new RecordingLogger();
         var metrics = new PeerMetrics(new ServiceCollection().AddMetrics().BuildServiceProvider().GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>());
         var dead = new NodeInfo("dead", 1, "ws://127.0.0.1/ws", $"http://127.0.0.1:{ClosedPort()}", NodeState.Active, 1);
-        var auth = new PeerAuth(Options.Create(new AuthOptions { Secret = TestEnvironment.Secret }));
+        var auth = new PeerAuth(Options.Create(new AuthOptions { Secret = TestEnvironment.Secret, FleetSecret = TestEnvironment.FleetSecret }));
         var client = new PeerClient(dead, "self", auth, 100, 10, metrics, logger, clock);
         client.Start();
         try
