@@ -198,8 +198,25 @@ public sealed partial class ChatClient : IAsyncDisposable
     public Task<Chat> RemoveParticipantAsync(string chatId, string userId, CancellationToken cancellationToken = default) =>
         ModifyAsync(chatId, userId, ParticipantAction.Remove, cancellationToken);
 
-    public async Task<IReadOnlyList<Chat>> ListChatsAsync(CancellationToken cancellationToken = default) =>
-        (await RequestAsync(new ClientFrame { ListChats = new ListChats() }, cancellationToken).ConfigureAwait(false)).ListChatsResult.Chats;
+    /// <summary>Every chat of the user, oldest first: all pages of <c>listChats</c>.</summary>
+    public async Task<IReadOnlyList<Chat>> ListChatsAsync(CancellationToken cancellationToken = default)
+    {
+        var chats = new List<Chat>();
+        var after = "";
+        do
+        {
+            var page = await ListChatsPageAsync(after, 0, cancellationToken).ConfigureAwait(false);
+            chats.AddRange(page.Chats);
+            after = page.Next;
+        }
+        while (after.Length > 0);
+
+        return chats;
+    }
+
+    /// <summary>One page of <c>listChats</c>: up to <paramref name="limit"/> chats (0: the node's page size) after the cursor <paramref name="after"/>.</summary>
+    public async Task<ListChatsResult> ListChatsPageAsync(string after = "", uint limit = 0, CancellationToken cancellationToken = default) =>
+        (await RequestAsync(new ClientFrame { ListChats = new ListChats { After = after, Limit = limit } }, cancellationToken).ConfigureAwait(false)).ListChatsResult;
 
     public async Task<IReadOnlyList<ClientInfo>> ListClientsAsync(CancellationToken cancellationToken = default) =>
         (await RequestAsync(new ClientFrame { ListClients = new ListClients() }, cancellationToken).ConfigureAwait(false)).ListClientsResult.Clients;

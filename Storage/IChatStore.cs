@@ -18,7 +18,8 @@ public interface IChatStore
 
     /// <summary>
     /// Adds or removes <paramref name="targetUserId"/> atomically with the membership checks: the actor must be a
-    /// participant; anyone may add, only the creator may remove others, anyone may remove themselves; an add beyond
+    /// participant; anyone may add, anyone may remove themselves, only the chat's admin may remove others (its creator
+    /// while a participant, else the participant first in ordinal order of user ids); an add beyond
     /// <paramref name="maxParticipants"/> is refused. On success the chat's version increases and an event is stored.
     /// </summary>
     Task<(ChatWriteStatus Status, ChatEvent? Event)> ModifyParticipantsAsync(

@@ -1,3 +1,4 @@
+using System.Globalization;
 using ChatNode.Auth;
 using ChatNode.Connections;
 using ChatNode.Delivery;
@@ -90,12 +91,49 @@ public sealed partial class CommandDispatcher
         }
     }
 
-    private async Task<ServerFrame> ListChatsAsync(ClientConnection connection, CancellationToken cancellationToken)
+    /// <summary>The most chats one <c>listChatsResult</c> carries (and its default page size).</summary>
+    public const int ListChatsPageLimit = 100;
+
+    // One page, in (creation time, chat id) order; the cursor names the last chat of the previous page by both, so a
+    // chat left or created meanwhile neither shifts nor repeats the pages.
+    private async Task<ServerFrame> ListChatsAsync(ClientConnection connection, ListChats command, CancellationToken cancellationToken)
     {
+        var limit = command.Limit is 0 or > ListChatsPageLimit ? ListChatsPageLimit : (int)command.Limit;
+        (long CreatedAtUs, string ChatId)? after = null;
+        if (command.After.Length > 0)
+        {
+            var dot = command.After.IndexOf('.', StringComparison.Ordinal);
+            if (dot <= 0 || !long.TryParse(command.After.AsSpan(0, dot), NumberStyles.None, CultureInfo.InvariantCulture, out var createdAtUs))
+            {
+                throw new CommandException(ErrorCode.BadRequest, "after must be the next cursor of an earlier listChatsResult.");
+            }
+
+            after = (createdAtUs, command.After[(dot + 1)..]);
+        }
+
         var chats = await _chats.ListChatsAsync(connection.Address.UserId, cancellationToken).ConfigureAwait(false);
+        var page = chats
+            .Where(c => after is not { } cursor || c.CreatedAtUs > cursor.CreatedAtUs || (c.CreatedAtUs == cursor.CreatedAtUs && string.CompareOrdinal(c.ChatId, cursor.ChatId) > 0))
+            .Order(ChatOrder.Instance)
+            .Take(limit + 1)
+            .ToList();
         var result = new ListChatsResult();
-        result.Chats.Add(chats.Select(PushFrames.ToChat));
+        result.Chats.Add(page.Take(limit).Select(PushFrames.ToChat));
+        if (page.Count > limit)
+        {
+            var last = page[limit - 1];
+            result.Next = string.Create(CultureInfo.InvariantCulture, $"{last.CreatedAtUs}.{last.ChatId}");
+        }
+
         return new ServerFrame { ListChatsResult = result };
+    }
+
+    private sealed class ChatOrder : IComparer<ChatRecord>
+    {
+        public static readonly ChatOrder Instance = new();
+
+        public int Compare(ChatRecord? x, ChatRecord? y) =>
+            x!.CreatedAtUs != y!.CreatedAtUs ? x.CreatedAtUs.CompareTo(y.CreatedAtUs) : string.CompareOrdinal(x.ChatId, y.ChatId);
     }
 
     private async Task PublishEventAsync(ClientConnection connection, ChatEvent chatEvent, IReadOnlyList<string> recipients, CancellationToken cancellationToken)
@@ -127,7 +165,7 @@ public sealed partial class CommandDispatcher
     {
         ChatWriteStatus.ChatNotFound => new CommandException(ErrorCode.NotFound, "No such chat."),
         ChatWriteStatus.NotParticipant => new CommandException(ErrorCode.NotParticipant, "You are not a participant of this chat."),
-        ChatWriteStatus.Forbidden => new CommandException(ErrorCode.Forbidden, "Only the chat's creator may remove other participants."),
+        ChatWriteStatus.Forbidden => new CommandException(ErrorCode.Forbidden, "Only the chat's admin (its creator, or once the creator left the first participant in ordinal order) may remove other participants."),
         ChatWriteStatus.ChatFull => new CommandException(ErrorCode.TooManyParticipants, "The chat is at its participant limit."),
         _ => new CommandException(ErrorCode.Internal, $"Unexpected store status {status}."),
     };

@@ -86,7 +86,7 @@ public sealed partial class CommandDispatcher
                 ClientFrame.CommandOneofCase.CreateChat => await CreateChatAsync(connection, request.CreateChat, cancellationToken).ConfigureAwait(false),
                 ClientFrame.CommandOneofCase.SendMessage => await SendMessageAsync(connection, request.SendMessage, cancellationToken).ConfigureAwait(false),
                 ClientFrame.CommandOneofCase.ModifyChatParticipants => await ModifyParticipantsAsync(connection, request.ModifyChatParticipants, cancellationToken).ConfigureAwait(false),
-                ClientFrame.CommandOneofCase.ListChats => await ListChatsAsync(connection, cancellationToken).ConfigureAwait(false),
+                ClientFrame.CommandOneofCase.ListChats => await ListChatsAsync(connection, request.ListChats, cancellationToken).ConfigureAwait(false),
                 ClientFrame.CommandOneofCase.Ack => await AckAsync(connection, request.Ack, cancellationToken).ConfigureAwait(false),
                 ClientFrame.CommandOneofCase.Ping => Frames.Pong(_time.GetUtcNow().ToUnixTimeMilliseconds()),
                 ClientFrame.CommandOneofCase.DeactivateClient => await DeactivateClientAsync(connection, request.DeactivateClient, cancellationToken).ConfigureAwait(false),

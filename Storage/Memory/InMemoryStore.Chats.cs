@@ -142,7 +142,9 @@ public sealed partial class InMemoryStore
         }
         else
         {
-            if (actor != target && actor != chat.CreatedBy)
+            // The creator while a participant, else the participant first in ordinal order (as the Redis script).
+            var admin = chat.Participants.Contains(chat.CreatedBy) ? chat.CreatedBy : chat.Participants.Min(StringComparer.Ordinal);
+            if (actor != target && actor != admin)
             {
                 return ChatWriteStatus.Forbidden;
             }

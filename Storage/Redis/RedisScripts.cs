@@ -58,6 +58,23 @@ internal static class RedisScripts
 
         local meta, members = KEYS[1], KEYS[2]
         local actor, target, add = ARGV[1], ARGV[2], ARGV[3] == '1'
+        -- Byte order (Lua's < follows the server's collation locale).
+        local function before(a, b)
+          for i = 1, math.min(#a, #b) do
+            local x, y = string.byte(a, i), string.byte(b, i)
+            if x ~= y then return x < y end
+          end
+          return #a < #b
+        end
+        -- Who may remove others: the creator while a participant, else the participant first in byte order.
+        local function admin(creator)
+          if redis.call('SISMEMBER', members, creator) == 1 then return creator end
+          local first
+          for _, p in ipairs(redis.call('SMEMBERS', members)) do
+            if first == nil or before(p, first) then first = p end
+          end
+          return first
+        end
         if redis.call('EXISTS', meta) == 0 then return {'nf'} end
         if redis.call('SISMEMBER', members, actor) == 0 then return {'np'} end
         local creator = redis.call('HGET', meta, 'cb')
@@ -66,7 +83,7 @@ internal static class RedisScripts
           if redis.call('SCARD', members) >= tonumber(ARGV[4]) then return {'full'} end
           redis.call('SADD', members, target)
         else
-          if actor ~= target and actor ~= creator then return {'forbidden'} end
+          if actor ~= target and actor ~= admin(creator) then return {'forbidden'} end
           if redis.call('SISMEMBER', members, target) == 0 then return {'same'} end
           redis.call('SREM', members, target)
         end

@@ -106,6 +106,24 @@ public abstract class StoreContractTests
     }
 
     [Test]
+    public async Task Once_the_creator_left_the_participant_first_in_ordinal_order_removes_others()
+    {
+        var prefix = Id("u");
+        var (creator, first, second, third) = (prefix + "-d", prefix + "-a", prefix + "-b", prefix + "-c");
+        var chatId = ChatId();
+        await Stores.Chats.CreateChatAsync(chatId, "", creator, [creator, first, second, third], None);
+        Assert.That((await Stores.Chats.ModifyParticipantsAsync(chatId, first, third, false, 10, None)).Status, Is.EqualTo(ChatWriteStatus.Forbidden), "not while the creator is in");
+
+        Assert.That((await Stores.Chats.ModifyParticipantsAsync(chatId, creator, creator, false, 10, None)).Status, Is.EqualTo(ChatWriteStatus.Ok), "the creator leaves");
+        Assert.That((await Stores.Chats.ModifyParticipantsAsync(chatId, second, third, false, 10, None)).Status, Is.EqualTo(ChatWriteStatus.Forbidden), "not anyone");
+        Assert.That((await Stores.Chats.ModifyParticipantsAsync(chatId, first, third, false, 10, None)).Status, Is.EqualTo(ChatWriteStatus.Ok), "the first in ordinal order");
+
+        Assert.That((await Stores.Chats.ModifyParticipantsAsync(chatId, first, creator, true, 10, None)).Status, Is.EqualTo(ChatWriteStatus.Ok), "the creator is added back");
+        Assert.That((await Stores.Chats.ModifyParticipantsAsync(chatId, first, second, false, 10, None)).Status, Is.EqualTo(ChatWriteStatus.Forbidden), "and is the admin again");
+        Assert.That((await Stores.Chats.ModifyParticipantsAsync(chatId, creator, first, false, 10, None)).Status, Is.EqualTo(ChatWriteStatus.Ok));
+    }
+
+    [Test]
     public async Task A_user_lists_the_chats_they_are_in_oldest_first()
     {
         var (alice, bob) = (Id("alice"), Id("bob"));
