@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using ChatNode.Connections;
 using Microsoft.Extensions.Options;
 
 namespace ChatNode.Commands;
@@ -41,8 +42,8 @@ public sealed class UserQuotas
     {
         var now = _time.GetTimestamp();
         SweepIfDue(now);
-        var bucket = _buckets.GetOrAdd(userId, static (_, self) => new Bucket(self._messages, self._bytes, self._time.GetTimestamp()), this);
-        return bucket.TryTake(Math.Max(0, bytes), now, this);
+        var bucket = _buckets.GetOrAdd(userId, static (_, self) => new Bucket(self._messages, self._bytes, self._time.GetTimestamp(), self._time), this);
+        return bucket.TryTake(Math.Max(0, bytes), now);
     }
 
     private static long WindowTicks(TimeProvider time) => (long)(Window.TotalSeconds * time.TimestampFrequency);
@@ -65,32 +66,22 @@ public sealed class UserQuotas
         }
     }
 
-    private sealed class Bucket(double messages, double bytes, long now)
+    private sealed class Bucket(double messages, double bytes, long now, TimeProvider time)
     {
+        private readonly TokenBucket _messages = new(messages, messages / 60, now, time);
+        private readonly TokenBucket _bytes = new(bytes, bytes / 60, now, time);
         private readonly object _gate = new();
-        private double _messages = messages;
-        private double _bytes = bytes;
         private long _lastUsed = now;
 
         public long LastUsed => Volatile.Read(ref _lastUsed);
 
-        public bool TryTake(int bytes, long now, UserQuotas quotas)
+        // Both or neither: a message refused for its bytes takes no message, and the reverse.
+        public bool TryTake(int bytes, long now)
         {
             lock (_gate)
             {
-                // Refill for the time since the last use: a minute's quota per minute, up to one minute's quota.
-                var minutes = Math.Max(0, now - _lastUsed) / (double)WindowTicks(quotas._time);
-                _messages = Math.Min(quotas._messages, _messages + (minutes * quotas._messages));
-                _bytes = Math.Min(quotas._bytes, _bytes + (minutes * quotas._bytes));
                 Volatile.Write(ref _lastUsed, Math.Max(_lastUsed, now));
-                if (_messages < 1 || _bytes < bytes)
-                {
-                    return false;
-                }
-
-                _messages -= 1;
-                _bytes -= bytes;
-                return true;
+                return _messages.Has(1, now) && _bytes.TryTake(bytes, now) && _messages.TryTake(1, now);
             }
         }
     }

@@ -44,7 +44,6 @@ public sealed class WebSocketEndpoint : IDisposable
     private readonly TimeProvider _time;
     private readonly ILogger<WebSocketEndpoint> _logger;
     private readonly CancellationToken _stopping;
-    private readonly PartitionedRateLimiter<long> _rateLimiter;
     private readonly PartitionedRateLimiter<ClientAddress> _connectLimiter;
     private readonly Ownership _ownership;
     private readonly ConnectRouter _router;
@@ -81,17 +80,6 @@ public sealed class WebSocketEndpoint : IDisposable
         _time = time;
         _logger = logger;
         _stopping = lifetime.ApplicationStopping;
-        var limiterOptions = new TokenBucketRateLimiterOptions
-        {
-            TokenLimit = _options.RequestBurst,
-            TokensPerPeriod = Math.Max(1, _options.RequestsPerSecond / 10),
-            ReplenishmentPeriod = TimeSpan.FromMilliseconds(100),
-            QueueLimit = 0,
-            AutoReplenishment = false,
-        };
-
-        // One limiter for all connections: idle partitions are dropped, so idle connections cost nothing here.
-        _rateLimiter = PartitionedRateLimiter.Create<long, long>(id => RateLimitPartition.GetTokenBucketLimiter(id, _ => limiterOptions));
         var connectOptions = new TokenBucketRateLimiterOptions
         {
             TokenLimit = _options.ConnectBurst,
@@ -105,7 +93,6 @@ public sealed class WebSocketEndpoint : IDisposable
 
     public void Dispose()
     {
-        _rateLimiter.Dispose();
         _connectLimiter.Dispose();
     }
 
@@ -252,6 +239,9 @@ public sealed class WebSocketEndpoint : IDisposable
         var small = new byte[SmallFrameBytes];
         var expected = FrameCodec.MessageType(connection.Encoding);
 
+        // The connection's request rate: owned by this loop, refilled on use (no shared lock, no timer).
+        var budget = new TokenBucket(_options.RequestBurst, _options.RequestsPerSecond, _time.GetTimestamp(), _time);
+
         async Task<string> RefuseTooLargeAsync()
         {
             connection.Evict(CloseCode.FrameTooLarge, $"frames are limited to {_options.MaxFrameBytes} bytes");
@@ -314,8 +304,7 @@ public sealed class WebSocketEndpoint : IDisposable
                     continue;
                 }
 
-                using var lease = _rateLimiter.AttemptAcquire(connection.Id);
-                if (!lease.IsAcquired)
+                if (!budget.TryTake(1, _time.GetTimestamp()))
                 {
                     if (connection.RecordBadFrame())
                     {
