@@ -185,12 +185,16 @@ public sealed partial class ChatClient : IAsyncDisposable
     /// <summary>Downloads an attachment of a message: asks the node for a download URL and GETs the bytes, checking their SHA-256.</summary>
     public async Task<byte[]> DownloadAttachmentAsync(string attachmentId, CancellationToken cancellationToken = default)
     {
-        var grant = (await RequestAsync(new ClientFrame { GetAttachmentDownload = new GetAttachmentDownload { AttachmentId = attachmentId } }, cancellationToken)
-            .ConfigureAwait(false)).GetAttachmentDownloadResult;
+        var grant = await GetAttachmentDownloadAsync(attachmentId, cancellationToken).ConfigureAwait(false);
         var bytes = await Http.GetByteArrayAsync(new Uri(grant.DownloadUrl), cancellationToken).ConfigureAwait(false);
         var sha256 = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(bytes));
         return sha256 == grant.Attachment.Sha256 ? bytes : throw new InvalidDataException($"attachment {attachmentId} does not match its SHA-256");
     }
+
+    /// <summary>A download URL of an attachment (valid for a few minutes) and what it is, for an app that fetches the bytes itself.</summary>
+    public async Task<GetAttachmentDownloadResult> GetAttachmentDownloadAsync(string attachmentId, CancellationToken cancellationToken = default) =>
+        (await RequestAsync(new ClientFrame { GetAttachmentDownload = new GetAttachmentDownload { AttachmentId = attachmentId } }, cancellationToken)
+            .ConfigureAwait(false)).GetAttachmentDownloadResult;
 
     public Task<Chat> AddParticipantAsync(string chatId, string userId, CancellationToken cancellationToken = default) =>
         ModifyAsync(chatId, userId, ParticipantAction.Add, cancellationToken);

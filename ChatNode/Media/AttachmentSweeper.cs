@@ -91,6 +91,7 @@ internal sealed class AttachmentSweeper : ILifecycleParticipant
                     try
                     {
                         await _blobs.DeleteAsync(key, cancellationToken).ConfigureAwait(false);
+                        await _blobs.DeleteAsync(MediaService.SealedKey(id), cancellationToken).ConfigureAwait(false);
                         MediaLog.Deleted(_logger, id);
                     }
                     catch (Exception ex) when (ex is not OperationCanceledException)

@@ -10,7 +10,11 @@ namespace ChatNode.Media;
 /// <summary>
 /// Who may upload and download which attachment. Bytes never pass through the node: it grants presigned URLs, checks
 /// that a referenced object exists with the declared size and was uploaded by the sender, and grants downloads only to
-/// current participants of a chat whose messages carry the attachment (and to its uploader). Thread-safe.
+/// current participants of a chat whose messages carry the attachment (and to its uploader). The first send of an
+/// attachment seals it: the store copies the upload to a key no upload URL can write (<see cref="SealedKey"/>), the
+/// copy is checked, and every download after that reads the copy, so the bytes recipients get cannot change; bytes
+/// of another size than granted are deleted at once. Downloads are served with the declared type, as an attachment.
+/// Thread-safe.
 /// </summary>
 public sealed class MediaService : IDisposable
 {
@@ -37,6 +41,15 @@ public sealed class MediaService : IDisposable
     }
 
     public bool IsEnabled => _blobs is not null;
+
+    /// <summary>The key of an attachment's sealed copy: written only by the node, at its first send.</summary>
+    public static string SealedKey(string attachmentId) => "s." + attachmentId;
+
+    /// <summary>
+    /// The key an attachment is uploaded to. No '/' in keys: copying an object whose key has one fails on s3rver (it
+    /// does not decode %2F in <c>x-amz-copy-source</c>); the uploader is in the record, not in the key.
+    /// </summary>
+    public static string UploadKey(string attachmentId) => "u." + attachmentId;
 
     public void Dispose() => _uploads.Dispose();
 
@@ -71,7 +84,7 @@ public sealed class MediaService : IDisposable
         }
 
         var id = Ids.NewChatId();
-        var record = new AttachmentRecord(id, userId, $"u/{userId}/{id}", request.ContentType, (long)request.Size, request.Sha256, _time.GetUtcNow().ToUnixTimeMilliseconds());
+        var record = new AttachmentRecord(id, userId, UploadKey(id), request.ContentType, (long)request.Size, request.Sha256, _time.GetUtcNow().ToUnixTimeMilliseconds());
         await _attachments.CreateAsync(record, _time.GetUtcNow() + _options.AttachmentTtl, cancellationToken).ConfigureAwait(false);
         var url = await blobs.PresignPutAsync(record.ObjectKey, _options.UploadUrlTtl, cancellationToken).ConfigureAwait(false);
         return new GetAttachmentUploadResult
@@ -90,12 +103,15 @@ public sealed class MediaService : IDisposable
             throw new MediaException(ErrorCode.NotFound, "No such attachment.");
         }
 
-        if (record.UploaderUserId != userId && !await ParticipatesAsync(userId, attachmentId, cancellationToken).ConfigureAwait(false))
+        var chats = await _attachments.ChatsOfAsync(attachmentId, cancellationToken).ConfigureAwait(false);
+        if (record.UploaderUserId != userId && !await ParticipatesAsync(userId, chats, cancellationToken).ConfigureAwait(false))
         {
             throw new MediaException(ErrorCode.Forbidden, "Only participants of a chat that carries this attachment may download it.");
         }
 
-        var url = await blobs.PresignGetAsync(record.ObjectKey, _options.DownloadUrlTtl, cancellationToken).ConfigureAwait(false);
+        // Once sent, the sealed copy; before, only the uploader sees its own upload.
+        var key = chats.Count > 0 ? SealedKey(attachmentId) : record.ObjectKey;
+        var url = await blobs.PresignGetAsync(key, _options.DownloadUrlTtl, record.ContentType, attachmentId, cancellationToken).ConfigureAwait(false);
         return new GetAttachmentDownloadResult
         {
             DownloadUrl = url.ToString(),
@@ -141,16 +157,7 @@ public sealed class MediaService : IDisposable
                 throw new MediaException(ErrorCode.Forbidden, $"Attachment {ids[i]} was uploaded by another user.");
             }
 
-            var blob = await blobs.StatAsync(record.ObjectKey, cancellationToken).ConfigureAwait(false);
-            if (blob is null)
-            {
-                throw new MediaException(ErrorCode.NotFound, $"Attachment {ids[i]} was never uploaded (PUT the bytes to its upload URL first).");
-            }
-
-            if (blob.Size != record.Size)
-            {
-                throw new MediaException(ErrorCode.BadRequest, $"Attachment {ids[i]} has {blob.Size} bytes, not the {record.Size} declared.");
-            }
+            await SealAsync(blobs, record, cancellationToken).ConfigureAwait(false);
 
             result.Add(ToAttachment(record));
         }
@@ -162,9 +169,35 @@ public sealed class MediaService : IDisposable
     internal Task LinkAsync(IReadOnlyList<Attachment> attachments, string chatId, CancellationToken cancellationToken) =>
         attachments.Count == 0 ? Task.CompletedTask : _attachments.AddChatAsync(attachments.Select(a => a.AttachmentId).ToArray(), chatId, cancellationToken);
 
-    private async Task<bool> ParticipatesAsync(string userId, string attachmentId, CancellationToken cancellationToken)
+    // The sealed copy, made at the first send from the upload (the store copies; no bytes pass the node) and checked
+    // against the grant. An upload of another size is deleted with its copy: it does not sit in the store until expiry.
+    private static async Task SealAsync(IBlobStore blobs, AttachmentRecord record, CancellationToken cancellationToken)
     {
-        foreach (var chatId in await _attachments.ChatsOfAsync(attachmentId, cancellationToken).ConfigureAwait(false))
+        var sealedKey = SealedKey(record.AttachmentId);
+        var blob = await blobs.StatAsync(sealedKey, cancellationToken).ConfigureAwait(false);
+        if (blob is null)
+        {
+            if (await blobs.StatAsync(record.ObjectKey, cancellationToken).ConfigureAwait(false) is null)
+            {
+                throw new MediaException(ErrorCode.NotFound, $"Attachment {record.AttachmentId} was never uploaded (PUT the bytes to its upload URL first).");
+            }
+
+            await blobs.CopyAsync(record.ObjectKey, sealedKey, cancellationToken).ConfigureAwait(false);
+            blob = await blobs.StatAsync(sealedKey, cancellationToken).ConfigureAwait(false)
+                ?? throw new MediaException(ErrorCode.NotFound, $"Attachment {record.AttachmentId} was removed while it was sealed; upload it again.");
+        }
+
+        if (blob.Size != record.Size)
+        {
+            await blobs.DeleteAsync(sealedKey, cancellationToken).ConfigureAwait(false);
+            await blobs.DeleteAsync(record.ObjectKey, cancellationToken).ConfigureAwait(false);
+            throw new MediaException(ErrorCode.BadRequest, $"Attachment {record.AttachmentId} had {blob.Size} bytes, not the {record.Size} granted; it was deleted.");
+        }
+    }
+
+    private async Task<bool> ParticipatesAsync(string userId, IReadOnlyList<string> chats, CancellationToken cancellationToken)
+    {
+        foreach (var chatId in chats)
         {
             if (await _chats.GetChatAsync(chatId, cancellationToken).ConfigureAwait(false) is { } chat && chat.Participants.Contains(userId))
             {

@@ -16,8 +16,15 @@ public interface IBlobStore
     /// <summary>A URL that lets its holder PUT the object until <paramref name="expiry"/> passes.</summary>
     Task<Uri> PresignPutAsync(string key, TimeSpan expiry, CancellationToken cancellationToken);
 
-    /// <summary>A URL that lets its holder GET the object until <paramref name="expiry"/> passes.</summary>
-    Task<Uri> PresignGetAsync(string key, TimeSpan expiry, CancellationToken cancellationToken);
+    /// <summary>
+    /// A URL that lets its holder GET the object until <paramref name="expiry"/> passes, answered with
+    /// <paramref name="contentType"/> as its type and as an attachment named <paramref name="fileName"/> (never shown
+    /// inline by a browser), whatever the uploader sent.
+    /// </summary>
+    Task<Uri> PresignGetAsync(string key, TimeSpan expiry, string contentType, string fileName, CancellationToken cancellationToken);
+
+    /// <summary>Copies an object inside the store (no bytes pass through the caller); replaces the destination.</summary>
+    Task CopyAsync(string sourceKey, string destinationKey, CancellationToken cancellationToken);
 
     /// <summary>The object's size and type; null if it does not exist.</summary>
     Task<BlobInfo?> StatAsync(string key, CancellationToken cancellationToken);

@@ -64,8 +64,27 @@ public sealed class MinioBlobStore : IBlobStore, IDisposable
     public Task<Uri> PresignPutAsync(string key, TimeSpan expiry, CancellationToken cancellationToken) =>
         Guard(async () => new Uri(await _client.PresignedPutObjectAsync(new PresignedPutObjectArgs().WithBucket(_bucket).WithObject(key).WithExpiry(Seconds(expiry))).ConfigureAwait(false)));
 
-    public Task<Uri> PresignGetAsync(string key, TimeSpan expiry, CancellationToken cancellationToken) =>
-        Guard(async () => new Uri(await _client.PresignedGetObjectAsync(new PresignedGetObjectArgs().WithBucket(_bucket).WithObject(key).WithExpiry(Seconds(expiry))).ConfigureAwait(false)));
+    public Task<Uri> PresignGetAsync(string key, TimeSpan expiry, string contentType, string fileName, CancellationToken cancellationToken) =>
+        Guard(async () =>
+        {
+            // Response overrides are part of the signed query: the store answers with these headers, and a holder of
+            // the URL cannot change them.
+            var overrides = new Dictionary<string, string>(StringComparer.Ordinal)
+            {
+                ["response-content-type"] = contentType,
+                ["response-content-disposition"] = $"attachment; filename=\"{fileName}\"",
+            };
+            var args = new PresignedGetObjectArgs().WithBucket(_bucket).WithObject(key).WithExpiry(Seconds(expiry)).WithHeaders(overrides);
+            return new Uri(await _client.PresignedGetObjectAsync(args).ConfigureAwait(false));
+        });
+
+    public Task CopyAsync(string sourceKey, string destinationKey, CancellationToken cancellationToken) =>
+        Guard(async () =>
+        {
+            var source = new CopySourceObjectArgs().WithBucket(_bucket).WithObject(sourceKey);
+            await _client.CopyObjectAsync(new CopyObjectArgs().WithBucket(_bucket).WithObject(destinationKey).WithCopyObjectSource(source), cancellationToken).ConfigureAwait(false);
+            return true;
+        });
 
     public Task<BlobInfo?> StatAsync(string key, CancellationToken cancellationToken) =>
         Guard(async () =>

@@ -140,6 +140,61 @@ public sealed class MediaTests : NodeFixture
     }
 
     [Test]
+    public async Task A_sent_attachment_keeps_its_bytes_when_its_upload_url_is_used_again_and_downloads_as_an_attachment_of_its_type()
+    {
+        var (alice, bob) = (TestEnvironment.NewId("alice"), TestEnvironment.NewId("bob"));
+        await using var a = await Node.ConnectAsync(alice, "phone");
+        await using var b = await Node.ConnectAsync(bob, "phone");
+        var chat = await a.CreateChatAsync([bob]);
+        var sha256 = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(Picture));
+        var grant = (await a.RequestAsync(new ClientFrame
+        {
+            GetAttachmentUpload = new GetAttachmentUpload { ContentType = "image/png", Size = (ulong)Picture.Length, Sha256 = sha256 },
+        })).GetAttachmentUploadResult;
+        using var http = new HttpClient();
+        (await http.PutAsync(new Uri(grant.UploadUrl), Content(Picture, "image/png"))).EnsureSuccessStatusCode();
+        await a.SendMessageAsync(chat.ChatId, "look", [new Attachment { AttachmentId = grant.AttachmentId, ContentType = "image/png", Size = (ulong)Picture.Length, Sha256 = sha256 }]);
+        await ChatAssert.ReceiveAsync(b.Messages, 1, "the message with the picture");
+
+        // The sender swaps the object for a web page through the upload URL, still valid after the send.
+        (await http.PutAsync(new Uri(grant.UploadUrl), Content(new byte[5000], "text/html"))).EnsureSuccessStatusCode();
+
+        Assert.That(await b.DownloadAttachmentAsync(grant.AttachmentId), Is.EqualTo(Picture), "recipients get the bytes that were sent");
+        var download = await b.GetAttachmentDownloadAsync(grant.AttachmentId);
+        using var response = await http.GetAsync(new Uri(download.DownloadUrl));
+        Assert.That(response.Content.Headers.ContentType?.MediaType, Is.EqualTo("image/png"), "served with the declared type");
+        Assert.That(response.Content.Headers.ContentDisposition?.DispositionType, Is.EqualTo("attachment"), "never shown inline");
+    }
+
+    [Test]
+    public async Task Bytes_of_another_size_than_granted_are_refused_at_send_and_deleted()
+    {
+        var (alice, bob) = (TestEnvironment.NewId("alice"), TestEnvironment.NewId("bob"));
+        await using var a = await Node.ConnectAsync(alice, "phone");
+        var chat = await a.CreateChatAsync([bob]);
+        var grant = (await a.RequestAsync(new ClientFrame
+        {
+            GetAttachmentUpload = new GetAttachmentUpload { ContentType = "image/png", Size = 16, Sha256 = new string('c', 64) },
+        })).GetAttachmentUploadResult;
+        using var http = new HttpClient();
+        (await http.PutAsync(new Uri(grant.UploadUrl), Content(Picture, "image/png"))).EnsureSuccessStatusCode();
+
+        var refused = await ChatAssert.ErrorOfAsync(() => a.SendMessageAsync(chat.ChatId, "look",
+            [new Attachment { AttachmentId = grant.AttachmentId, ContentType = "image/png", Size = 16, Sha256 = new string('c', 64) }]));
+        Assert.That(refused, Is.EqualTo(ErrorCode.BadRequest));
+        var record = (await Node.Services.GetRequiredService<IAttachmentStore>().GetAsync([grant.AttachmentId], CancellationToken.None))[0];
+        var blobs = Node.Services.GetRequiredService<IBlobStore>();
+        Assert.That(await blobs.StatAsync(record!.ObjectKey, CancellationToken.None), Is.Null, "the oversized upload is gone at once, not at expiry");
+    }
+
+    private static ByteArrayContent Content(byte[] bytes, string type)
+    {
+        var content = new ByteArrayContent(bytes);
+        content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue(type);
+        return content;
+    }
+
+    [Test]
     public async Task An_expired_upload_url_is_refused_by_the_store()
     {
         await using var node = await TestNode.StartAsync(new Dictionary<string, string?>
