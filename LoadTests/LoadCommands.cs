@@ -12,7 +12,10 @@ namespace ChatNode.LoadTests;
 /// </summary>
 public static class LoadCommands
 {
-    public static readonly string[] Scenarios = ["connect", "direct", "group", "offline", "mixed", "soak"];
+    public static readonly string[] Scenarios = ["connect", "direct", "group", "offline", "mixed", "soak", "abuse"];
+
+    /// <summary>The attacks of the abuse scenario.</summary>
+    public static readonly string[] AttackKinds = ["errors", "create-chat", "offline-flood"];
 
     /// <summary>The faults the soak knows.</summary>
     public static readonly string[] FaultKinds = ["join", "drain", "sigterm", "kill", "redis-master", "etcd"];
@@ -79,6 +82,15 @@ public static class LoadCommands
 
     private static readonly Option[] SoakOptionSet = [Idle, FaultEvery, Faults, Settle];
 
+    private static readonly Option<string> Attack = new("--attack")
+    {
+        Description = $"abuse: the attack, one of {string.Join(", ", AttackKinds)}.",
+        DefaultValueFactory = _ => "errors",
+        CustomParser = r => AttackKinds.Contains(r.Tokens[0].Value) ? r.Tokens[0].Value : Error<string>(r, $"one of {string.Join(", ", AttackKinds)}"),
+    };
+
+    private static readonly Option<int> Attackers = Count("--attackers", "abuse: attacking connections (0: the attack's own count: errors 1, create-chat 4, offline-flood 3).", 0);
+
     private static readonly Option[] LoadOptionSet =
         [Url, Local, NodeSettings, Secret, Rate, Concurrency, Window, Ramp, Warmup, DurationOption, MaxMessages, Pairs, GroupSize, Groups, Connections, ConnectRate, WatchPids, Out, AllowRemote];
 
@@ -93,7 +105,7 @@ public static class LoadCommands
         foreach (var scenario in Scenarios)
         {
             var command = new Command(scenario, Describe(scenario));
-            foreach (var option in scenario == "soak" ? [.. LoadOptionSet, .. SoakOptionSet] : LoadOptionSet)
+            foreach (var option in scenario switch { "soak" => [.. LoadOptionSet, .. SoakOptionSet], "abuse" => [.. LoadOptionSet, Attack, Attackers], _ => LoadOptionSet })
             {
                 command.Options.Add(option);
             }
@@ -159,6 +171,12 @@ public static class LoadCommands
             options.Settle = result.GetValue(Settle);
         }
 
+        if (scenario == "abuse")
+        {
+            options.Attack = result.GetValue(Attack)!;
+            options.Attackers = result.GetValue(Attackers);
+        }
+
         if (result.GetValue(Secret) is { Length: > 0 } secret)
         {
             options.Secret = secret;
@@ -189,6 +207,7 @@ public static class LoadCommands
         "group" => "Group chats of G members: fan-out throughput and latency.",
         "offline" => "Recipients offline while senders send, then they reconnect: replay rate.",
         "mixed" => "Mostly 1:1, one send in five to a group, recipients cycling offline and back.",
+        "abuse" => "One signed-in attacker against a node (--attack errors: malformed frames without reading; create-chat: 11,000 ids per request; offline-flood: 16 KiB messages to an offline user) while a bystander pings: the node's RSS and CPU, the store's growth and the bystander's ping latency.",
         _ => "The mixed load and idle clients against a local fleet (default 4 nodes) while a fault is injected every --fault-every: " +
             "join, drain, sigterm, kill (then restart), redis-master, etcd. Reports each fault; exits 1 on any loss, duplicate or fault that failed.",
     };

@@ -26,6 +26,9 @@ public sealed class WebSocketEndpoint : IDisposable
     // Frames up to this size are read without renting a buffer; idle connections hold only this.
     private const int SmallFrameBytes = 512;
 
+    /// <summary>A request costs one rate-limit token per started this many bytes of its frame.</summary>
+    public const int RequestTokenBytes = 4096;
+
     // After refusing an oversize message, at most this much of its rest is read and dropped, for at most DropTime,
     // so that the close frame reaches the client (see DropRestAsync).
     private const long MaxDroppedBytes = 32L * 1024 * 1024;
@@ -239,7 +242,7 @@ public sealed class WebSocketEndpoint : IDisposable
         var small = new byte[SmallFrameBytes];
         var expected = FrameCodec.MessageType(connection.Encoding);
 
-        // The connection's request rate: owned by this loop, refilled on use (no shared lock, no timer).
+        // The connection's request rate, in tokens: owned by this loop, refilled on use (no shared lock, no timer).
         var budget = new TokenBucket(_options.RequestBurst, _options.RequestsPerSecond, _time.GetTimestamp(), _time);
 
         async Task<string> RefuseTooLargeAsync()
@@ -304,7 +307,9 @@ public sealed class WebSocketEndpoint : IDisposable
                     continue;
                 }
 
-                if (!budget.TryTake(1, _time.GetTimestamp()))
+                // A request costs a token per started 4 KiB of its frame: decoding a 64 KiB frame costs the node what
+                // sixteen small requests do, and a connection must not get it for the price of one.
+                if (!budget.TryTake(1 + ((length - 1) / RequestTokenBytes), _time.GetTimestamp()))
                 {
                     if (connection.RecordBadFrame())
                     {

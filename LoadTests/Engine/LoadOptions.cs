@@ -54,6 +54,12 @@ public sealed class LoadOptions
 
     public int ConnectRate { get; set; } = 1000;
 
+    /// <summary>abuse: the attack (errors, create-chat, offline-flood).</summary>
+    public string Attack { get; set; } = "errors";
+
+    /// <summary>abuse: attacking connections; 0 for the attack's own count.</summary>
+    public int Attackers { get; set; }
+
     public List<int> WatchPids { get; set; } = [];
 
     public string? OutputDirectory { get; set; }

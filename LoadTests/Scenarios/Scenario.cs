@@ -47,6 +47,7 @@ public abstract class Scenario : IDisposable
         "mixed" => new MixedScenario(),
         "connect" => new ConnectScenario(),
         "soak" => new SoakScenario(),
+        "abuse" => new AbuseScenario(),
         _ => throw new ArgumentException($"unknown scenario '{name}'"),
     };
 

@@ -40,4 +40,28 @@ public sealed class ScenarioTests : NodeFixture
             Assert.That(report.Extra["replayed"], Is.EqualTo(report.ExpectedDeliveries), "everything arrived by replay after reconnecting");
         }
     }
+
+    [TestCase("errors")]
+    [TestCase("create-chat")]
+    [TestCase("offline-flood")]
+    public async Task The_abuse_scenario_reports_what_the_attack_cost_and_the_bystanders_latency(string attack)
+    {
+        var options = LoadOptions.Parse("abuse", ["--attack", attack, "--duration", "3s"]);
+        using var load = Scenario.Create("abuse");
+        options.Url = Node.WsUrl;
+        options.Secret = TestEnvironment.Secret;
+        options.WatchPids = [Environment.ProcessId];
+        var report = await Poll.WithinAsync(
+            global::ChatNode.LoadTests.Program.ExecuteAsync(options, load, tick => TestContext.Progress.WriteLine(tick.ToLine()), TestContext.Progress.WriteLine, null, CancellationToken.None),
+            "the abuse scenario", TimeSpan.FromSeconds(60));
+
+        Assert.That(report.Extra["bystander_pings"], Is.GreaterThan(5), "the bystander kept being answered");
+        Assert.That(report.Extra, Does.ContainKey("bystander_ping_p99_ms").And.ContainKey("node_cpu_s"));
+        Assert.That(report.Extra["attack_requests"], Is.GreaterThan(0), "the attack ran");
+        if (attack == "errors")
+        {
+            // The node closes a connection that keeps sending malformed frames instead of answering each of them.
+            Assert.That(report.Extra.GetValueOrDefault("attacker_close_code"), Is.EqualTo(4105));
+        }
+    }
 }
