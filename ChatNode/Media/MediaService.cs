@@ -185,6 +185,11 @@ public sealed class MediaService : IDisposable
             await blobs.CopyAsync(record.ObjectKey, sealedKey, cancellationToken).ConfigureAwait(false);
             blob = await blobs.StatAsync(sealedKey, cancellationToken).ConfigureAwait(false)
                 ?? throw new MediaException(ErrorCode.NotFound, $"Attachment {record.AttachmentId} was removed while it was sealed; upload it again.");
+            if (blob.Size == record.Size)
+            {
+                // Nobody reads the upload once sealed: it does not hold a second copy of the bytes until expiry.
+                await blobs.DeleteAsync(record.ObjectKey, cancellationToken).ConfigureAwait(false);
+            }
         }
 
         if (blob.Size != record.Size)

@@ -156,6 +156,9 @@ public sealed class MediaTests : NodeFixture
         await a.SendMessageAsync(chat.ChatId, "look", [new Attachment { AttachmentId = grant.AttachmentId, ContentType = "image/png", Size = (ulong)Picture.Length, Sha256 = sha256 }]);
         await ChatAssert.ReceiveAsync(b.Messages, 1, "the message with the picture");
 
+        var record = (await Node.Services.GetRequiredService<IAttachmentStore>().GetAsync([grant.AttachmentId], CancellationToken.None))[0];
+        Assert.That(await Node.Services.GetRequiredService<IBlobStore>().StatAsync(record!.ObjectKey, CancellationToken.None), Is.Null, "sealed: the upload is not kept besides");
+
         // The sender swaps the object for a web page through the upload URL, still valid after the send.
         (await http.PutAsync(new Uri(grant.UploadUrl), Content(new byte[5000], "text/html"))).EnsureSuccessStatusCode();
 

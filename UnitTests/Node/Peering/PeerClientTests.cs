@@ -28,12 +28,12 @@ public sealed class PeerClientTests
         try
         {
             // Each attempt fails at once (connection refused); the next waits for its backoff on the fake clock, which
-            // this loop moves on in 500 ms steps, giving each step a moment of real time for an attempt that came due.
+            // this loop moves on in 1 s steps, giving each step a moment of real time for an attempt that came due.
             var fakeElapsed = TimeSpan.Zero;
             while (client.FailedAttempts < 8)
             {
-                clock.Advance(TimeSpan.FromMilliseconds(500));
-                fakeElapsed += TimeSpan.FromMilliseconds(500);
+                clock.Advance(TimeSpan.FromSeconds(1));
+                fakeElapsed += TimeSpan.FromSeconds(1);
                 Assert.That(fakeElapsed, Is.LessThan(TimeSpan.FromMinutes(2)), "attempts keep coming");
                 var attempts = client.FailedAttempts;
                 for (var spin = 0; spin < 20 && client.FailedAttempts == attempts; spin++)
