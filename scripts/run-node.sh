@@ -59,6 +59,7 @@ A fleet of $COUNT nodes (node-1 .. node-$COUNT) sharing etcd and the Redis Clust
 WebSocket endpoint (any node; clients are redirected to the node that owns their user):
   ws://127.0.0.1:8080/ws
 Metrics: http://127.0.0.1:9280/metrics (node-1; node-N on port 9279+N).
+Development tokens (make run only, Dev:Tokens): curl -s -d '{"user":"alice","client":"web"}' -H 'Content-Type: application/json' http://127.0.0.1:8080/v1/dev/token
 Mint a token and look at the ring (another shell, repo root):
   export CHATNODE_SECRET=\$(cat $CHATNODE_BUILD/dev-secret) CHATNODE_ETCD=$CHATNODE_ETCD
   export CHATNODE_FLEET_SECRET=\$(cat $CHATNODE_BUILD/dev-fleet-secret)   # for chatnode drain
@@ -75,7 +76,7 @@ pids=()
 for i in $(seq 1 "$COUNT"); do
     dotnet "$DLL" serve --Node:NodeId="node-$i" \
         --Node:Listen="http://127.0.0.1:$((8079 + i))" --Node:PeerListen="http://127.0.0.1:$((9079 + i))" \
-        --Node:AdminListen="http://127.0.0.1:$((9279 + i))" \
+        --Node:AdminListen="http://127.0.0.1:$((9279 + i))" --Dev:Tokens=true \
         --Registry:Endpoints="$CHATNODE_ETCD" >"$NODES/node-$i.log" 2>&1 &
     pids+=($!)
     echo "$!" >"$NODES/node-$i.pid"

@@ -263,8 +263,10 @@ s3_start() {
     port_busy "$S3_PORT" && die "port $S3_PORT is in use by another process"
     rm -rf "$BUILD/s3"
     mkdir -p "$BUILD/s3/data"
-    # Started as a plain command so $! is s3rver itself (node), not a subshell.
+    # Started as a plain command so $! is s3rver itself (node), not a subshell. The media bucket of `make run` gets a
+    # CORS rule (scripts/s3/cors.xml) so the browser app, on another origin, can use the presigned URLs.
     nohup setsid "$S3RVER" -d "$BUILD/s3/data" -a 127.0.0.1 -p "$S3_PORT" --silent \
+        --configure-bucket chatnode-media "$S3_DIR/cors.xml" \
         </dev/null >>"$BUILD/s3/s3rver.log" 2>&1 &
     echo $! >"$(s3_pidfile)"
     if ! wait_for "s3rver on $S3_PORT" s3_answers; then

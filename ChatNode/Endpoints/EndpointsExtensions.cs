@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 
@@ -6,8 +7,9 @@ namespace ChatNode.Endpoints;
 public static class EndpointsExtensions
 {
     /// <summary>Registers what the routes of <see cref="HttpEndpoints"/> need beyond the features below them.</summary>
-    public static IServiceCollection AddEndpoints(this IServiceCollection services)
+    public static IServiceCollection AddEndpoints(this IServiceCollection services, IConfiguration configuration)
     {
+        services.AddOptions<DevOptions>().Bind(configuration.GetSection(DevOptions.Section)).ValidateOnStart();
         services.TryAddSingleton<WebSocketEndpoint>();
         services.TryAddSingleton<ConnectRouter>();
         services.TryAddSingleton<AdminAuth>();

@@ -13,7 +13,8 @@ namespace ChatNode.Endpoints;
 /// <summary>
 /// The node's routes, each on its plane (<see cref="Plane"/>): <c>/ws</c> and <c>/v1/route</c> for clients; the peer
 /// gRPC service and <c>/v1/admin/drain</c> on the peer plane; <c>/metrics</c> on the admin plane; <c>/healthz</c> and
-/// <c>/readyz</c> on the client and admin planes. docs/protocol.md and docs/operations.md describe each.
+/// <c>/readyz</c> on the client and admin planes; <c>/v1/dev/token</c> (clients, only with <c>Dev:Tokens</c>).
+/// docs/protocol.md and docs/operations.md describe each.
 /// </summary>
 public static class HttpEndpoints
 {
@@ -26,6 +27,7 @@ public static class HttpEndpoints
         app.MapGrpcService<PeerService>().On(Plane.Peer);
         app.MapPost("/v1/admin/drain", Drain).On(Plane.Peer);
         app.MapPrometheusScrapingEndpoint("/metrics").On(Plane.Admin);
+        app.MapPost("/v1/dev/token", DevTokens.MintAsync).On(Plane.Client);
         return app;
     }
 
@@ -89,4 +91,6 @@ internal sealed record DrainAnswer(string NodeId, string State, bool Started);
 [System.Text.Json.Serialization.JsonSerializable(typeof(RouteAnswer))]
 [System.Text.Json.Serialization.JsonSerializable(typeof(RouteError))]
 [System.Text.Json.Serialization.JsonSerializable(typeof(DrainAnswer))]
+[System.Text.Json.Serialization.JsonSerializable(typeof(DevTokenRequest))]
+[System.Text.Json.Serialization.JsonSerializable(typeof(DevTokenAnswer))]
 internal sealed partial class RouteContext : System.Text.Json.Serialization.JsonSerializerContext;

@@ -132,7 +132,8 @@ public static class ChatNodeHost
         services.AddPeering(configuration);
         services.AddMedia(configuration);
         services.AddCommands(configuration);
-        services.AddEndpoints();
+        services.AddEndpoints(configuration);
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<DevOptions>, DevOptionsValidator>());
         services.AddHostedService<StagedLifecycle>();
 
         // A stop drains first: the host waits for the drain and the connections' close before giving up.
@@ -168,4 +169,17 @@ internal sealed class AuthOptionsValidator : IValidateOptions<AuthOptions>
 {
     public ValidateOptionsResult Validate(string? name, AuthOptions options) =>
         options.Problem() is { } problem ? ValidateOptionsResult.Fail(problem) : ValidateOptionsResult.Success;
+}
+
+/// <summary>Dev:Tokens only on a loopback client listener: a node reachable from elsewhere never hands out tokens.</summary>
+internal sealed class DevOptionsValidator(IOptions<NodeOptions> node) : IValidateOptions<DevOptions>
+{
+    public ValidateOptionsResult Validate(string? name, DevOptions o) =>
+        !o.Tokens || IsLoopback(node.Value.Listen)
+            ? ValidateOptionsResult.Success
+            : ValidateOptionsResult.Fail("Dev:Tokens hands out tokens to anyone: it is refused unless Node:Listen is a loopback address (127.0.0.1, [::1], localhost).");
+
+    private static bool IsLoopback(string url) =>
+        Uri.TryCreate(url, UriKind.Absolute, out var uri)
+        && (uri.Host == "localhost" || (IPAddress.TryParse(uri.Host.Trim('[', ']'), out var address) && IPAddress.IsLoopback(address)));
 }
