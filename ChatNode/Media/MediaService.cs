@@ -109,8 +109,9 @@ public sealed class MediaService : IDisposable
             throw new MediaException(ErrorCode.Forbidden, "Only participants of a chat that carries this attachment may download it.");
         }
 
-        // Once sent, the sealed copy; before, only the uploader sees its own upload.
-        var key = chats.Count > 0 ? SealedKey(attachmentId) : record.ObjectKey;
+        // The sealed copy once there is one (every attachment sent since sealing exists); before its first send, the
+        // uploader's own upload; an attachment sent before sealing existed has only its upload.
+        var key = await blobs.StatAsync(SealedKey(attachmentId), cancellationToken).ConfigureAwait(false) is not null ? SealedKey(attachmentId) : record.ObjectKey;
         var url = await blobs.PresignGetAsync(key, _options.DownloadUrlTtl, record.ContentType, attachmentId, cancellationToken).ConfigureAwait(false);
         return new GetAttachmentDownloadResult
         {

@@ -20,8 +20,8 @@ namespace ChatNode.Peering;
 /// as new as the epoch the sender routed by (counted as <c>chat.peer.fenced</c>; the inbox still delivers). Also answers
 /// a joining node's question how many connections this node still has to hand over to it. Every call must carry the
 /// fleet secret's signature of its node id, and that node must be a member of the ring (a node this node has not seen
-/// yet is waited for up to <see cref="PeerOptions.PeerMembershipWait"/>); refusals are counted (<c>chat.peer.refused</c>) and logged at
-/// most once per <see cref="RefusalLogInterval"/>.
+/// yet is waited for up to <see cref="PeerOptions.PeerMembershipWait"/>); refusals are counted
+/// (<c>chat.peer.refused</c>) and logged at most once per <see cref="RefusalLogInterval"/>.
 /// </summary>
 internal sealed class PeerService : Peer.PeerBase
 {
@@ -39,14 +39,14 @@ internal sealed class PeerService : Peer.PeerBase
     public PeerService(
         PeerAuth auth, DeliveryService delivery, Ownership ownership, ConnectionRegistry connections, PeerMetrics metrics, RefusalLog refusals, IOptions<PeerOptions> options, ILogger<PeerService> logger)
     {
-        _refusals = refusals;
-        _membershipWait = options.Value.PeerMembershipWait;
         _auth = auth;
         _delivery = delivery;
         _ownership = ownership;
         _connections = connections;
         _metrics = metrics;
         _logger = logger;
+        _refusals = refusals;
+        _membershipWait = options.Value.PeerMembershipWait;
     }
 
     public override async Task Deliver(IAsyncStreamReader<DeliveryBatch> requestStream, IServerStreamWriter<DeliveryBatchAck> responseStream, ServerCallContext context)
