@@ -1,5 +1,7 @@
 using ChatNode.Auth;
+using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.FileProviders;
 using Microsoft.Extensions.Options;
 
 namespace ChatNode.Endpoints;
@@ -16,6 +18,12 @@ public sealed class DevOptions
     /// browser app only: a node refuses to start with it unless <c>Node:Listen</c> is a loopback address.
     /// </summary>
     public bool Tokens { get; set; }
+
+    /// <summary>
+    /// The folder of the web client (<c>Client/web</c>): when set, the client listener serves its browser app
+    /// (<c>app/</c>) at <c>/app/</c> and the built library (<c>dist/</c>) at <c>/app/lib/</c>. Empty: no app.
+    /// </summary>
+    public string WebRoot { get; set; } = "";
 }
 
 /// <summary><c>POST /v1/dev/token</c> with <c>{"user":"alice","client":"web"}</c>: a token, as <c>chatnode token</c> mints it.</summary>
@@ -53,3 +61,23 @@ internal static class DevTokens
 internal sealed record DevTokenRequest(string? User, string? Client);
 
 internal sealed record DevTokenAnswer(string Token, long ExpiresAtUnixMs);
+
+/// <summary>Serves the browser app of <see cref="DevOptions.WebRoot"/> on the client listener.</summary>
+public static class DevWebApp
+{
+    public static IApplicationBuilder UseDevWebApp(this IApplicationBuilder app, DevOptions options, ListenerPlanes planes)
+    {
+        if (options.WebRoot.Length == 0)
+        {
+            return app;
+        }
+
+        var root = Path.GetFullPath(options.WebRoot);
+        return app.UseWhen(
+            context => context.Request.Path.StartsWithSegments("/app") && planes.Of(context.Connection.LocalPort) == Plane.Client,
+            branch => branch
+                .UseStaticFiles(new StaticFileOptions { FileProvider = new PhysicalFileProvider(Path.Combine(root, "dist")), RequestPath = "/app/lib" })
+                .UseDefaultFiles(new DefaultFilesOptions { FileProvider = new PhysicalFileProvider(Path.Combine(root, "app")), RequestPath = "/app" })
+                .UseStaticFiles(new StaticFileOptions { FileProvider = new PhysicalFileProvider(Path.Combine(root, "app")), RequestPath = "/app" }));
+    }
+}

@@ -107,6 +107,7 @@ public static class ChatNodeHost
         var app = builder.Build();
         app.UseRouting();
         app.UsePlanes(app.Services.GetRequiredService<ListenerPlanes>());
+        app.UseDevWebApp(app.Services.GetRequiredService<IOptions<DevOptions>>().Value, app.Services.GetRequiredService<ListenerPlanes>());
         app.UseWebSockets();
         app.MapChatNodeEndpoints();
         return app;

@@ -47,5 +47,34 @@ public sealed class DevTokenTests
         Assert.That(refused!.Message, Does.Contain("Dev:Tokens"));
     }
 
+
+    [Test]
+    public async Task The_browser_app_and_its_library_are_served_on_the_client_listener_only_when_configured()
+    {
+        var root = Directory.CreateTempSubdirectory("chatnode-web-").FullName;
+        try
+        {
+            Directory.CreateDirectory(Path.Combine(root, "app"));
+            Directory.CreateDirectory(Path.Combine(root, "dist"));
+            await File.WriteAllTextAsync(Path.Combine(root, "app", "index.html"), "<title>chatnode test app</title>");
+            await File.WriteAllTextAsync(Path.Combine(root, "dist", "index.js"), "export const ready = true;");
+            await using var node = await TestNode.StartAsync(new Dictionary<string, string?> { ["Dev:WebRoot"] = root }, StoreBackend.Memory);
+            using var http = new HttpClient();
+            Assert.That(await http.GetStringAsync(new Uri(node.BaseUrl, "/app/")), Does.Contain("chatnode test app"));
+            using var library = await http.GetAsync(new Uri(node.BaseUrl, "/app/lib/index.js"));
+            Assert.That(library.StatusCode, Is.EqualTo(HttpStatusCode.OK));
+            Assert.That(library.Content.Headers.ContentType?.MediaType, Does.Contain("javascript"), "a module the browser will run");
+            Assert.That((await http.GetAsync(new Uri(node.AdminUrl, "/app/"))).StatusCode, Is.EqualTo(HttpStatusCode.NotFound), "not on the admin listener");
+        }
+        finally
+        {
+            Directory.Delete(root, recursive: true);
+        }
+
+        await using var plain = await TestNode.StartAsync(backend: StoreBackend.Memory);
+        using var client = new HttpClient();
+        Assert.That((await client.GetAsync(new Uri(plain.BaseUrl, "/app/"))).StatusCode, Is.EqualTo(HttpStatusCode.NotFound), "no app unless configured");
+    }
+
     private sealed record Answer(string Token, long ExpiresAtUnixMs);
 }
