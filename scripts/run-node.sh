@@ -51,6 +51,8 @@ CHATNODE_FLEET_SECRET=$(cat "$CHATNODE_BUILD/dev-fleet-secret")
 export CHATNODE_SECRET CHATNODE_FLEET_SECRET
 
 dotnet build ChatNode -c Release --nologo -v quiet
+# The browser app and the TypeScript library it runs (served by node-1 at /app/).
+(cd Client/web && npm ci --no-audit --no-fund --loglevel=error && npm run build --silent)
 
 COUNT=${CHATNODE_NODES:-3}
 cat <<EOF
@@ -58,6 +60,8 @@ cat <<EOF
 A fleet of $COUNT nodes (node-1 .. node-$COUNT) sharing etcd and the Redis Cluster.
 WebSocket endpoint (any node; clients are redirected to the node that owns their user):
   ws://127.0.0.1:8080/ws
+Browser app (open it in two windows, sign in as two users):
+  http://127.0.0.1:8080/app/
 Metrics: http://127.0.0.1:9280/metrics (node-1; node-N on port 9279+N).
 Development tokens (make run only, Dev:Tokens): curl -s -d '{"user":"alice","client":"web"}' -H 'Content-Type: application/json' http://127.0.0.1:8080/v1/dev/token
 Mint a token and look at the ring (another shell, repo root):
@@ -76,7 +80,7 @@ pids=()
 for i in $(seq 1 "$COUNT"); do
     dotnet "$DLL" serve --Node:NodeId="node-$i" \
         --Node:Listen="http://127.0.0.1:$((8079 + i))" --Node:PeerListen="http://127.0.0.1:$((9079 + i))" \
-        --Node:AdminListen="http://127.0.0.1:$((9279 + i))" --Dev:Tokens=true \
+        --Node:AdminListen="http://127.0.0.1:$((9279 + i))" --Dev:Tokens=true --Dev:WebRoot="$ROOT/Client/web" \
         --Registry:Endpoints="$CHATNODE_ETCD" >"$NODES/node-$i.log" 2>&1 &
     pids+=($!)
     echo "$!" >"$NODES/node-$i.pid"

@@ -2,7 +2,7 @@
 # Local backing services for chatnode: Redis Cluster (3 masters, 2 replicas each), etcd, s3rver.
 # Everything listens on 127.0.0.1 and keeps its data, logs and pid files under $CHATNODE_BUILD.
 #
-#   services.sh install                      install missing packages (apt), s3rver and the deploy check (npm)
+#   services.sh install                      install missing packages (apt, chromium included), s3rver and the deploy check (npm)
 #   services.sh start  [redis|etcd|s3|all]   start fresh (data wiped); no-op if already running
 #   services.sh stop   [redis|etcd|s3|all]   stop what this script started, by pid file
 #   services.sh resume etcd                  start etcd again keeping its data (after a stop)
@@ -91,6 +91,8 @@ cmd_install() {
     command -v etcdctl >/dev/null || pkgs+=(etcd-client)
     command -v curl >/dev/null || pkgs+=(curl)
     command -v npm >/dev/null || pkgs+=(npm)
+    # The browser tests of the web client (scripts/test-web.sh) drive Debian's chromium with playwright-core.
+    command -v chromium >/dev/null || pkgs+=(chromium)
     mkdir -p "$BUILD"
     local aptlog=$BUILD/apt-install.log
     if ((${#pkgs[@]})); then

@@ -7,6 +7,7 @@
 #   scripts/test.sh              both tiers
 #   scripts/test.sh fast         the fast tier only (no services)
 #   scripts/test.sh integration  the integration tier only
+#   scripts/test.sh web          the web tier only: the TypeScript client (Client/web) against two nodes it starts
 #   scripts/test.sh -- ARGS      one `dotnet test` run with ARGS against the services, e.g. -- --filter "FullyQualifiedName~Ring"
 set -euo pipefail
 
@@ -17,10 +18,10 @@ RESULTS=build/test-results
 
 mode=all
 case ${1:-} in
-    fast | integration) mode=$1; shift ;;
+    fast | integration | web) mode=$1; shift ;;
     --) mode=custom; shift ;;
     "") ;;
-    *) echo "usage: scripts/test.sh [fast | integration | -- DOTNET_TEST_ARGS...]" >&2; exit 2 ;;
+    *) echo "usage: scripts/test.sh [fast | integration | web | -- DOTNET_TEST_ARGS...]" >&2; exit 2 ;;
 esac
 
 # The solution is chatnode.sln; .NET 10's `dotnet new sln` writes .slnx unless told otherwise.
@@ -73,7 +74,13 @@ eval "$("$SERVICES" env)"
 if [[ $mode == custom ]]; then
     run_tests results "$@" || rc=$?
 else
-    echo "test: integration tier (real Redis Cluster, etcd, s3rver)"
-    run_tests integration --filter "TestCategory!=Fast" || rc=$?
+    if [[ $mode == all || $mode == integration ]]; then
+        echo "test: integration tier (real Redis Cluster, etcd, s3rver)"
+        run_tests integration --filter "TestCategory!=Fast" || rc=$?
+    fi
+    if [[ $mode == all || $mode == web ]]; then
+        echo "test: web tier (the TypeScript client against a fleet of two nodes)"
+        "$ROOT/scripts/test-web.sh" || rc=$?
+    fi
 fi
 exit "$rc"
