@@ -52,7 +52,7 @@ for i in $(seq 0 $((NODES - 1))); do
     # shellcheck disable=SC2086 # $registry is empty or two words on purpose
     dotnet ChatNode/bin/Release/net10.0/ChatNode.dll serve --Node:NodeId="bench-$i" \
         --Node:Listen="http://127.0.0.1:$((8090 + i))" --Node:PeerListen="http://127.0.0.1:$((9090 + i))" --Node:AdminListen="http://127.0.0.1:$((9190 + i))" $registry \
-        --Node:UserMessagesPerMinute=1000000 --Logging:LogLevel:Default=Warning >"$CHATNODE_BUILD/bench/node-$i.log" 2>&1 &
+        --Node:UserMessagesPerMinute=1000000 --Node:UserMessagesPerDay=100000000 --Logging:LogLevel:Default=Warning >"$CHATNODE_BUILD/bench/node-$i.log" 2>&1 &
     node_pids+=($!)
 done
 for i in $(seq 0 $((NODES - 1))); do

@@ -29,6 +29,15 @@ public sealed class CommandOptions
     /// <summary>Message text bytes one user may send per minute, all its clients together. Default 8 MiB.</summary>
     public int UserMessageBytesPerMinute { get; set; } = 8 * 1024 * 1024;
 
+    /// <summary>
+    /// Messages one user may send per day, all its clients together: with the bytes per day, what bounds the store's
+    /// growth from one account sending to users who never read (everything stored lives 30 days). Default 20,000.
+    /// </summary>
+    public int UserMessagesPerDay { get; set; } = 20_000;
+
+    /// <summary>Message text bytes one user may send per day, all its clients together. Default 64 MiB.</summary>
+    public int UserMessageBytesPerDay { get; set; } = 64 * 1024 * 1024;
+
     /// <summary>Chats a user may be a participant of; a chat that would take a user past it is refused. Default 1,000.</summary>
     public int MaxChatsPerUser { get; set; } = 1000;
 }
@@ -44,6 +53,7 @@ internal sealed class CommandOptionsValidator(IOptions<ConnectionOptions> connec
         ConnectionOptionsValidator.Require(failures, o.MaxChatNameLength >= 1, "Node:MaxChatNameLength must be positive.");
         ConnectionOptionsValidator.Require(failures, o.MaxAckBatch >= 1, "Node:MaxAckBatch must be positive.");
         ConnectionOptionsValidator.Require(failures, o.UserMessagesPerMinute >= 1 && o.UserMessageBytesPerMinute >= o.MaxTextBytes, "Node:UserMessagesPerMinute must be positive and UserMessageBytesPerMinute at least MaxTextBytes.");
+        ConnectionOptionsValidator.Require(failures, o.UserMessagesPerDay >= 1 && o.UserMessageBytesPerDay >= o.MaxTextBytes, "Node:UserMessagesPerDay must be positive and UserMessageBytesPerDay at least MaxTextBytes.");
         ConnectionOptionsValidator.Require(failures, o.MaxChatsPerUser >= 1, "Node:MaxChatsPerUser must be positive.");
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
     }

@@ -64,7 +64,8 @@ public sealed partial class CommandDispatcher
         {
             throw new CommandException(
                 ErrorCode.QuotaExceeded,
-                $"At most {_options.UserMessagesPerMinute} messages and {_options.UserMessageBytesPerMinute / 1024} KiB of text a minute per user; nothing was stored. Send again later.");
+                $"At most {_options.UserMessagesPerMinute} messages and {_options.UserMessageBytesPerMinute / 1024} KiB of text a minute, "
+                + $"{_options.UserMessagesPerDay} messages and {_options.UserMessageBytesPerDay / 1048576} MiB a day, per user; nothing was stored. Send again later.");
         }
 
         if (appended.Status != ChatWriteStatus.Ok)

@@ -36,6 +36,9 @@ public sealed class TokenBucket
         return true;
     }
 
+    /// <summary>Whether the bucket is full at <paramref name="now"/>: the same as a new one.</summary>
+    public bool IsFull(long now) => Has(_capacity, now);
+
     /// <summary>Whether <paramref name="amount"/> could be taken now, without taking it.</summary>
     public bool Has(double amount, long now)
     {

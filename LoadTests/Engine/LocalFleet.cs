@@ -268,6 +268,7 @@ public sealed class LocalFleet : IAsyncDisposable
             "--Logging:LogLevel:ChatNode.Fleet=Information",
             // A load user sends faster than any person: the per-user quota would cap the load, not the node.
             "--Node:UserMessagesPerMinute=1000000",
+            "--Node:UserMessagesPerDay=100000000",
             .. _settings.Select(setting => "--" + setting),
         ];
         foreach (var argument in arguments)

@@ -9,10 +9,11 @@ namespace ChatNode.UnitTests.Node.Commands;
 [Fast]
 public sealed class UserQuotasTests
 {
-    private static (UserQuotas Quotas, FakeTimeProvider Clock) Create(int messages = 60, int bytes = 6000)
+    private static (UserQuotas Quotas, FakeTimeProvider Clock) Create(int messages = 60, int bytes = 6000, int messagesPerDay = 20_000)
     {
         var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
-        return (new UserQuotas(Options.Create(new CommandOptions { UserMessagesPerMinute = messages, UserMessageBytesPerMinute = bytes }), clock), clock);
+        var options = new CommandOptions { UserMessagesPerMinute = messages, UserMessageBytesPerMinute = bytes, UserMessagesPerDay = messagesPerDay };
+        return (new UserQuotas(Options.Create(options), clock), clock);
     }
 
     [Test]
@@ -57,5 +58,18 @@ public sealed class UserQuotasTests
         clock.Advance(TimeSpan.FromSeconds(61));
         quotas.TryTake("active", 1);
         Assert.That(quotas.Tracked, Is.EqualTo(1), "only the user who just sent is tracked");
+    }
+
+    [Test]
+    public void The_days_quota_caps_what_the_minutes_quota_would_let_through_and_is_not_forgotten_after_a_minute()
+    {
+        var (quotas, clock) = Create(messages: 60, messagesPerDay: 100);
+        Assert.That(Enumerable.Range(0, 60).All(_ => quotas.TryTake("alice", 10)), Is.True);
+        clock.Advance(TimeSpan.FromMinutes(2));
+        Assert.That(Enumerable.Range(0, 60).Count(_ => quotas.TryTake("alice", 10)), Is.EqualTo(40), "the minute's bucket is full again, the day's has 40 left");
+
+        clock.Advance(TimeSpan.FromMinutes(2));
+        Assert.That(quotas.TryTake("alice", 10), Is.False, "still spent for the day after two idle minutes: the sweep kept alice");
+        Assert.That(quotas.Tracked, Is.EqualTo(1));
     }
 }
