@@ -1,5 +1,6 @@
 using System.Buffers.Text;
 using System.Globalization;
+using System.Net;
 using System.Security.Cryptography;
 using System.Text;
 
@@ -7,9 +8,9 @@ namespace ChatNode.Auth;
 
 /// <summary>
 /// Credentials of a node's admin requests (<c>POST /v1/admin/drain</c>): the header <see cref="TimeHeader"/> holds the
-/// unix time in seconds, <see cref="SignatureHeader"/> base64url(HMAC-SHA256(cluster secret, "admin:" + action + ":" +
-/// node id + ":" + time)). A node accepts one within <see cref="Validity"/> of its time, naming that node only.
-/// Stateless and thread-safe.
+/// unix time in seconds, <see cref="SignatureHeader"/> base64url(HMAC-SHA256(fleet secret, "admin:" + action + ":" +
+/// node id + ":" + time)). A node accepts one within <see cref="Validity"/> of its time, naming that node only, on its
+/// peer listener (HTTP/2). Stateless and thread-safe.
 /// </summary>
 public static class AdminSignature
 {
@@ -23,6 +24,20 @@ public static class AdminSignature
     {
         var time = now.ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture);
         return (time, Compute(secret, action, nodeId, time));
+    }
+
+    /// <summary>
+    /// The drain request for node <paramref name="nodeId"/> (what <c>chatnode drain</c> sends): a POST to its peer URL,
+    /// HTTP/2 only, <paramref name="rate"/> connections a second (0: the node's configured pace), signed at <paramref name="now"/>.
+    /// </summary>
+    public static HttpRequestMessage DrainRequest(Uri peerUrl, string fleetSecret, string nodeId, int rate, DateTimeOffset now)
+    {
+        var url = new UriBuilder(peerUrl) { Path = "/v1/admin/drain", Query = rate > 0 ? "rate=" + rate.ToString(CultureInfo.InvariantCulture) : "" };
+        var request = new HttpRequestMessage(HttpMethod.Post, url.Uri) { Version = HttpVersion.Version20, VersionPolicy = HttpVersionPolicy.RequestVersionExact };
+        var (time, signature) = Sign(fleetSecret, "drain", nodeId, now);
+        request.Headers.Add(TimeHeader, time);
+        request.Headers.Add(SignatureHeader, signature);
+        return request;
     }
 
     public static bool Verify(string secret, string action, string nodeId, string? time, string? signature, DateTimeOffset now)

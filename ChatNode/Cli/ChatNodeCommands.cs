@@ -1,8 +1,6 @@
 using System.CommandLine;
 using System.CommandLine.Parsing;
-using System.Net;
 using ChatNode.Auth;
-using ChatNode.Endpoints;
 using ChatNode.Fleet;
 using ChatNode.Hosting;
 using ChatNode.Registry;
@@ -214,18 +212,9 @@ public static class ChatNodeCommands
                 return 2;
             }
 
-            var (time, signature) = new AdminAuth(Options.Create(secret), TimeProvider.System).Sign("drain", id);
             // Admin requests go to the peer plane (HTTP/2), never to the client plane.
-            var url = new UriBuilder(member.PeerUrl) { Path = "/v1/admin/drain" };
-            if (result.GetValue(rate) is > 0 and var perSecond)
-            {
-                url.Query = "rate=" + perSecond.ToString(System.Globalization.CultureInfo.InvariantCulture);
-            }
-
             using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
-            using var request = new HttpRequestMessage(HttpMethod.Post, url.Uri) { Version = HttpVersion.Version20, VersionPolicy = HttpVersionPolicy.RequestVersionExact };
-            request.Headers.Add(AdminAuth.TimeHeader, time);
-            request.Headers.Add(AdminAuth.SignatureHeader, signature);
+            using var request = AdminSignature.DrainRequest(new Uri(member.PeerUrl), secret.FleetSecret, id, result.GetValue(rate), DateTimeOffset.UtcNow);
             HttpResponseMessage response;
             try
             {
@@ -233,7 +222,7 @@ public static class ChatNodeCommands
             }
             catch (HttpRequestException ex)
             {
-                Console.Error.WriteLine($"{id} at {url.Uri} did not answer: {ex.Message}");
+                Console.Error.WriteLine($"{id} at {request.RequestUri} did not answer: {ex.Message}");
                 return 1;
             }
 

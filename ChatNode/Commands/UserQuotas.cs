@@ -40,7 +40,7 @@ public sealed class UserQuotas
     {
         var now = _time.GetTimestamp();
         SweepIfDue(now);
-        var bucket = _buckets.GetOrAdd(userId, static (_, self) => new Bucket(self._options, self._time.GetTimestamp(), self._time), this);
+        var bucket = _buckets.GetOrAdd(userId, static (_, state) => new Bucket(state.Self._options, state.Now, state.Self._time), (Self: this, Now: now));
         return bucket.TryTake(Math.Max(0, bytes), now);
     }
 

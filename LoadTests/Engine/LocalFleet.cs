@@ -116,12 +116,7 @@ public sealed class LocalFleet : IAsyncDisposable
     public async Task DrainAsync(int index, int rate, TimeSpan timeout)
     {
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
-        // Admin requests go to the node's peer port (HTTP/2), signed with the fleet secret.
-        var url = new UriBuilder($"http://127.0.0.1:{9090 + index}/v1/admin/drain") { Query = rate > 0 ? $"rate={rate.ToString(CultureInfo.InvariantCulture)}" : "" };
-        using var request = new HttpRequestMessage(HttpMethod.Post, url.Uri) { Version = System.Net.HttpVersion.Version20, VersionPolicy = HttpVersionPolicy.RequestVersionExact };
-        var (time, signature) = AdminSignature.Sign(FleetSecret, "drain", NodeId(index), DateTimeOffset.UtcNow);
-        request.Headers.Add(AdminSignature.TimeHeader, time);
-        request.Headers.Add(AdminSignature.SignatureHeader, signature);
+        using var request = AdminSignature.DrainRequest(new Uri($"http://127.0.0.1:{9090 + index}"), FleetSecret, NodeId(index), rate, DateTimeOffset.UtcNow);
         using var response = await http.SendAsync(request);
         if (!response.IsSuccessStatusCode)
         {

@@ -1,5 +1,5 @@
 using System.Diagnostics.Metrics;
-using ChatNode.Endpoints;
+using ChatNode.Auth;
 using ChatNode.Fleet;
 using ChatNode.Registry.Ring;
 using ChatNode.UnitTests.Infrastructure;
@@ -59,14 +59,7 @@ public sealed class TransitionTests(StoreBackend backend)
 
         // What `chatnode drain NODE --rate 5` does: 10 connections at 5 a second take about 2 s.
         using var http = new HttpClient();
-        using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(draining.PeerUrl, "/v1/admin/drain?rate=5"))
-        {
-            Version = System.Net.HttpVersion.Version20,
-            VersionPolicy = HttpVersionPolicy.RequestVersionExact,
-        };
-        var (time, signature) = draining.Services.GetRequiredService<AdminAuth>().Sign("drain", drainingId);
-        request.Headers.Add(AdminAuth.TimeHeader, time);
-        request.Headers.Add(AdminAuth.SignatureHeader, signature);
+        using var request = AdminSignature.DrainRequest(draining.PeerUrl, TestEnvironment.FleetSecret, drainingId, 5, DateTimeOffset.UtcNow);
         Assert.That((int)(await http.SendAsync(request)).StatusCode, Is.EqualTo(202));
 
         var drainedWithNoneLeft = false;
