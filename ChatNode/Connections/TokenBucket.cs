@@ -20,9 +20,6 @@ public sealed class TokenBucket
         _refilledAt = now;
     }
 
-    /// <summary>When the bucket was last used (a <see cref="TimeProvider"/> timestamp).</summary>
-    public long LastUsed => _refilledAt;
-
     /// <summary>Refills for the time since the last use, then takes <paramref name="amount"/> if there is that much.</summary>
     public bool TryTake(double amount, long now)
     {

@@ -103,8 +103,7 @@ public sealed class MediaService : IDisposable
             throw new MediaException(ErrorCode.NotFound, "No such attachment.");
         }
 
-        var chats = await _attachments.ChatsOfAsync(attachmentId, cancellationToken).ConfigureAwait(false);
-        if (record.UploaderUserId != userId && !await ParticipatesAsync(userId, chats, cancellationToken).ConfigureAwait(false))
+        if (record.UploaderUserId != userId && !await ParticipatesAsync(userId, attachmentId, cancellationToken).ConfigureAwait(false))
         {
             throw new MediaException(ErrorCode.Forbidden, "Only participants of a chat that carries this attachment may download it.");
         }
@@ -201,9 +200,9 @@ public sealed class MediaService : IDisposable
         }
     }
 
-    private async Task<bool> ParticipatesAsync(string userId, IReadOnlyList<string> chats, CancellationToken cancellationToken)
+    private async Task<bool> ParticipatesAsync(string userId, string attachmentId, CancellationToken cancellationToken)
     {
-        foreach (var chatId in chats)
+        foreach (var chatId in await _attachments.ChatsOfAsync(attachmentId, cancellationToken).ConfigureAwait(false))
         {
             if (await _chats.GetChatAsync(chatId, cancellationToken).ConfigureAwait(false) is { } chat && chat.Participants.Contains(userId))
             {
