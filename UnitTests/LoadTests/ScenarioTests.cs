@@ -60,10 +60,7 @@ public sealed class ScenarioTests : NodeFixture
         Assert.That(report.Extra["bystander_pings"], Is.GreaterThan(0), "the bystander was answered during the attack");
         Assert.That(report.Extra, Does.ContainKey("bystander_ping_p99_ms").And.ContainKey("node_cpu_s"));
         Assert.That(report.Extra["attack_requests"], Is.GreaterThan(0), "the attack ran");
-        if (attack == "errors")
-        {
-            // The node closes a connection that keeps sending malformed frames instead of answering each of them.
-            Assert.That(report.Extra.GetValueOrDefault("attacker_close_code"), Is.EqualTo(4105));
-        }
+        // Whether the attacker saw the node's 4105 close depends on timing here (the attacker's socket may be reset before
+        // it reads the close frame under CI load); BadInputTests asserts that close deterministically.
     }
 }
