@@ -12,12 +12,22 @@ public sealed record AttachmentRecord(
 
 /// <summary>
 /// Attachment metadata: one record per attachment (written when an upload URL is granted), the chats whose messages
-/// carry it, and an expiry index the sweeper drains. Records expire with the attachment TTL. Thread-safe.
+/// carry it, and two indexes the sweeper drains: uploads to check once their URL expired, and attachments to delete.
+/// Records expire with the attachment TTL. Thread-safe.
 /// </summary>
 public interface IAttachmentStore
 {
-    /// <summary>Stores the record and schedules the object's deletion at <paramref name="expiresAt"/>. Durable when it completes.</summary>
-    Task CreateAsync(AttachmentRecord record, DateTimeOffset expiresAt, CancellationToken cancellationToken);
+    /// <summary>
+    /// Stores the record, schedules a check of its upload at <paramref name="checkUploadAt"/> and the object's deletion
+    /// at <paramref name="expiresAt"/>. Durable when it completes.
+    /// </summary>
+    Task CreateAsync(AttachmentRecord record, DateTimeOffset checkUploadAt, DateTimeOffset expiresAt, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Claims up to <paramref name="limit"/> uploads due for their check at <paramref name="now"/>: each is claimed by
+    /// exactly one caller, once. Returns the records still stored (an attachment that expired meanwhile is skipped).
+    /// </summary>
+    Task<IReadOnlyList<AttachmentRecord>> ClaimUploadChecksAsync(DateTimeOffset now, int limit, CancellationToken cancellationToken);
 
     /// <summary>Records by id, in the order asked; null where none exists (never granted, or expired).</summary>
     Task<IReadOnlyList<AttachmentRecord?>> GetAsync(IReadOnlyList<string> attachmentIds, CancellationToken cancellationToken);
@@ -33,6 +43,9 @@ public interface IAttachmentStore
     /// metadata. Each is claimed by exactly one caller (several nodes may sweep at once). Returns their object keys.
     /// </summary>
     Task<IReadOnlyList<(string AttachmentId, string ObjectKey)>> ClaimExpiredAsync(DateTimeOffset now, int limit, CancellationToken cancellationToken);
+
+    /// <summary>Puts a claimed upload check back, due at <paramref name="at"/> (the blob store could not be asked).</summary>
+    Task RescheduleUploadCheckAsync(string attachmentId, DateTimeOffset at, CancellationToken cancellationToken);
 
     /// <summary>Puts a claimed attachment back in the expiry index (its object could not be deleted yet).</summary>
     Task RescheduleAsync(string attachmentId, string objectKey, DateTimeOffset at, CancellationToken cancellationToken);

@@ -10,9 +10,10 @@ namespace ChatNode.Media;
 
 /// <summary>
 /// Prepares the bucket at start (and a lifecycle rule where the store has them, as a backstop), then every
-/// <see cref="MediaOptions.SweepInterval"/> deletes the objects whose attachments expired, with their metadata. Runs on
-/// every node; each expired attachment is claimed by one of them. An object that cannot be deleted is retried a
-/// minute later. Runs at <see cref="LifecycleStage.Background"/>; its loop is owned here and awaited on stop.
+/// <see cref="MediaOptions.SweepInterval"/> checks the uploads whose URL expired (deleting bytes of another size than
+/// granted) and deletes the objects whose attachments expired, with their metadata. Runs on every node; each check and
+/// each expired attachment is claimed by one of them. A check or deletion the blob store fails is retried a minute
+/// later. Runs at <see cref="LifecycleStage.Background"/>; its loop is owned here and awaited on stop.
 /// </summary>
 internal sealed class AttachmentSweeper : ILifecycleParticipant
 {
@@ -82,6 +83,17 @@ internal sealed class AttachmentSweeper : ILifecycleParticipant
     {
         try
         {
+            IReadOnlyList<AttachmentRecord> checks;
+            do
+            {
+                checks = await _attachments.ClaimUploadChecksAsync(_time.GetUtcNow(), 100, cancellationToken).ConfigureAwait(false);
+                foreach (var record in checks)
+                {
+                    await CheckUploadAsync(record, cancellationToken).ConfigureAwait(false);
+                }
+            }
+            while (checks.Count == 100);
+
             IReadOnlyList<(string AttachmentId, string ObjectKey)> due;
             do
             {
@@ -107,6 +119,25 @@ internal sealed class AttachmentSweeper : ILifecycleParticipant
         {
             // The next tick tries again; a sweep never takes the node down.
             MediaLog.SweepFailed(_logger, ex);
+        }
+    }
+
+    // An upload URL cannot be bound to a length, so what was PUT with it is checked once it expired: bytes of another
+    // size than granted could never be sent, and are deleted now rather than stored until the attachment expires.
+    private async Task CheckUploadAsync(AttachmentRecord record, CancellationToken cancellationToken)
+    {
+        try
+        {
+            if (await _blobs.StatAsync(record.ObjectKey, cancellationToken).ConfigureAwait(false) is { } upload && upload.Size != record.Size)
+            {
+                await _blobs.DeleteAsync(record.ObjectKey, cancellationToken).ConfigureAwait(false);
+                MediaLog.UploadDiscarded(_logger, record.AttachmentId, record.UploaderUserId, upload.Size, record.Size);
+            }
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            MediaLog.UploadCheckFailed(_logger, record.AttachmentId, ex);
+            await _attachments.RescheduleUploadCheckAsync(record.AttachmentId, _time.GetUtcNow().AddMinutes(1), cancellationToken).ConfigureAwait(false);
         }
     }
 }

@@ -16,4 +16,10 @@ internal static partial class MediaLog
 
     [LoggerMessage(EventId = 1104, Level = LogLevel.Warning, Message = "Attachment sweep failed")]
     public static partial void SweepFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(EventId = 1105, Level = LogLevel.Information, Message = "Deleted the upload of attachment {AttachmentId} by {UserId}: {Size} bytes, {Granted} granted")]
+    public static partial void UploadDiscarded(ILogger logger, string attachmentId, string userId, long size, long granted);
+
+    [LoggerMessage(EventId = 1106, Level = LogLevel.Warning, Message = "Could not check the upload of attachment {AttachmentId}; retrying later")]
+    public static partial void UploadCheckFailed(ILogger logger, string attachmentId, Exception exception);
 }

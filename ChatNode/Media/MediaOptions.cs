@@ -28,7 +28,13 @@ public sealed class MediaOptions
     /// <summary>How long attachments live after their upload was granted. Default 30 days.</summary>
     public TimeSpan AttachmentTtl { get; set; } = TimeSpan.FromDays(30);
 
-    /// <summary>How often the sweeper deletes expired objects (stores without lifecycle rules). Default 1 min.</summary>
+    /// <summary>
+    /// How long after an upload URL expired the sweeper checks what was uploaded with it, and deletes an upload of
+    /// another size than granted: time for a PUT that started before the URL expired to finish. Default 5 min.
+    /// </summary>
+    public TimeSpan UploadCheckDelay { get; set; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>How often the sweeper checks uploads and deletes expired objects. Default 1 min.</summary>
     public TimeSpan SweepInterval { get; set; } = TimeSpan.FromMinutes(1);
 }
 
@@ -50,6 +56,11 @@ internal sealed class MediaOptionsValidator : IValidateOptions<MediaOptions>
         if (o.AttachmentTtl < TimeSpan.FromSeconds(1) || o.SweepInterval <= TimeSpan.Zero)
         {
             failures.Add("Media:AttachmentTtl and SweepInterval must be positive.");
+        }
+
+        if (o.UploadCheckDelay < TimeSpan.Zero)
+        {
+            failures.Add("Media:UploadCheckDelay must not be negative.");
         }
 
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);

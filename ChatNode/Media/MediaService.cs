@@ -13,8 +13,9 @@ namespace ChatNode.Media;
 /// current participants of a chat whose messages carry the attachment (and to its uploader). The first send of an
 /// attachment seals it: the store copies the upload to a key no upload URL can write (<see cref="SealedKey"/>), the
 /// copy is checked, and every download after that reads the copy, so the bytes recipients get cannot change; bytes
-/// of another size than granted are deleted at once. Downloads are served with the declared type, as an attachment.
-/// Thread-safe.
+/// of another size than granted are deleted at once, and an upload never sent is checked (and deleted if its size is
+/// not the granted one) once its URL expired (<see cref="AttachmentSweeper"/>). Downloads are served with the declared
+/// type, as an attachment. Thread-safe.
 /// </summary>
 public sealed class MediaService : IDisposable
 {
@@ -84,14 +85,15 @@ public sealed class MediaService : IDisposable
         }
 
         var id = Ids.NewChatId();
-        var record = new AttachmentRecord(id, userId, UploadKey(id), request.ContentType, (long)request.Size, request.Sha256, _time.GetUtcNow().ToUnixTimeMilliseconds());
-        await _attachments.CreateAsync(record, _time.GetUtcNow() + _options.AttachmentTtl, cancellationToken).ConfigureAwait(false);
+        var now = _time.GetUtcNow();
+        var record = new AttachmentRecord(id, userId, UploadKey(id), request.ContentType, (long)request.Size, request.Sha256, now.ToUnixTimeMilliseconds());
+        await _attachments.CreateAsync(record, now + _options.UploadUrlTtl + _options.UploadCheckDelay, now + _options.AttachmentTtl, cancellationToken).ConfigureAwait(false);
         var url = await blobs.PresignPutAsync(record.ObjectKey, _options.UploadUrlTtl, cancellationToken).ConfigureAwait(false);
         return new GetAttachmentUploadResult
         {
             AttachmentId = id,
             UploadUrl = url.ToString(),
-            ExpiresAtUnixMs = (_time.GetUtcNow() + _options.UploadUrlTtl).ToUnixTimeMilliseconds(),
+            ExpiresAtUnixMs = (now + _options.UploadUrlTtl).ToUnixTimeMilliseconds(),
         };
     }
 

@@ -8,13 +8,36 @@ public sealed partial class InMemoryStore
     // The expiry index: attachment id -> (object key, due time); claimed entries leave it.
     private readonly Dictionary<string, (string ObjectKey, DateTimeOffset Due)> _attachmentExpiry = new(StringComparer.Ordinal);
 
-    public Task CreateAsync(AttachmentRecord record, DateTimeOffset expiresAt, CancellationToken cancellationToken)
+    // Uploads to check: attachment id -> check time; claimed entries leave it.
+    private readonly Dictionary<string, DateTimeOffset> _uploadChecks = new(StringComparer.Ordinal);
+
+    public Task CreateAsync(AttachmentRecord record, DateTimeOffset checkUploadAt, DateTimeOffset expiresAt, CancellationToken cancellationToken)
     {
         lock (_gate)
         {
             _attachments[record.AttachmentId] = new Expiring<AttachmentRecord>(record, expiresAt + TimeSpan.FromMinutes(1));
             _attachmentExpiry[record.AttachmentId] = (record.ObjectKey, expiresAt);
+            _uploadChecks[record.AttachmentId] = checkUploadAt;
             return Task.CompletedTask;
+        }
+    }
+
+    public Task<IReadOnlyList<AttachmentRecord>> ClaimUploadChecksAsync(DateTimeOffset now, int limit, CancellationToken cancellationToken)
+    {
+        lock (_gate)
+        {
+            var due = _uploadChecks.Where(e => e.Value <= now).OrderBy(e => e.Value).Take(limit).Select(e => e.Key).ToArray();
+            var records = new List<AttachmentRecord>(due.Length);
+            foreach (var id in due)
+            {
+                _uploadChecks.Remove(id);
+                if (Live(_attachments, id) is { } record)
+                {
+                    records.Add(record);
+                }
+            }
+
+            return Task.FromResult<IReadOnlyList<AttachmentRecord>>(records);
         }
     }
 
@@ -61,11 +84,21 @@ public sealed partial class InMemoryStore
             foreach (var (id, _) in due)
             {
                 _attachmentExpiry.Remove(id);
+                _uploadChecks.Remove(id);
                 _attachments.Remove(id);
                 _attachmentChats.Remove(id);
             }
 
             return Task.FromResult<IReadOnlyList<(string, string)>>([.. due.Select(e => (e.Key, e.Value.ObjectKey))]);
+        }
+    }
+
+    public Task RescheduleUploadCheckAsync(string attachmentId, DateTimeOffset at, CancellationToken cancellationToken)
+    {
+        lock (_gate)
+        {
+            _uploadChecks[attachmentId] = at;
+            return Task.CompletedTask;
         }
     }
 

@@ -6,11 +6,13 @@ namespace ChatNode.Storage.Redis;
 /// <summary>
 /// <see cref="IAttachmentStore"/> on Redis Cluster: <c>a:{id}</c> (hash) and <c>a:{id}:ch</c> (set of chat ids) share
 /// the attachment's slot; the expiry index <c>media:expiry</c> is one sorted set (member <c>id|objectKey</c>, score the
-/// deletion time in ms) that sweepers claim entries from with <c>ZREM</c>.
+/// deletion time in ms) and the upload checks <c>media:uploads</c> another (member the id, score the check time in ms),
+/// which sweepers claim entries from with <c>ZREM</c>.
 /// </summary>
 internal sealed class RedisAttachmentStore : IAttachmentStore
 {
     private static readonly RedisKey ExpiryIndex = "media:expiry";
+    private static readonly RedisKey UploadChecks = "media:uploads";
     private static readonly RedisValue[] Fields = ["u", "k", "t", "s", "h", "c"];
 
     private readonly IConnectionMultiplexer _connection;
@@ -31,7 +33,7 @@ internal sealed class RedisAttachmentStore : IAttachmentStore
 
     private IDatabase Db => _connection.GetDatabase();
 
-    public Task CreateAsync(AttachmentRecord record, DateTimeOffset expiresAt, CancellationToken cancellationToken) =>
+    public Task CreateAsync(AttachmentRecord record, DateTimeOffset checkUploadAt, DateTimeOffset expiresAt, CancellationToken cancellationToken) =>
         _retry.RunAsync("attachment.create", async () =>
         {
             var key = Record(record.AttachmentId);
@@ -48,26 +50,12 @@ internal sealed class RedisAttachmentStore : IAttachmentStore
             ]).ConfigureAwait(false);
             await db.KeyExpireAsync(key, ttl).ConfigureAwait(false);
             await db.SortedSetAddAsync(ExpiryIndex, Member(record.AttachmentId, record.ObjectKey), expiresAt.ToUnixTimeMilliseconds()).ConfigureAwait(false);
-            await _replicas.EnsureAsync([key, ExpiryIndex]).ConfigureAwait(false);
+            await db.SortedSetAddAsync(UploadChecks, record.AttachmentId, checkUploadAt.ToUnixTimeMilliseconds()).ConfigureAwait(false);
+            await _replicas.EnsureAsync([key, ExpiryIndex, UploadChecks]).ConfigureAwait(false);
         }, cancellationToken);
 
     public Task<IReadOnlyList<AttachmentRecord?>> GetAsync(IReadOnlyList<string> attachmentIds, CancellationToken cancellationToken) =>
-        _retry.RunAsync("attachment.get", async () =>
-        {
-            var reads = attachmentIds.Select(id => Db.HashGetAsync(Record(id), Fields)).ToArray();
-            await Task.WhenAll(reads).ConfigureAwait(false);
-            var records = new AttachmentRecord?[attachmentIds.Count];
-            for (var i = 0; i < records.Length; i++)
-            {
-                var f = reads[i].Result;
-                if (!f[0].IsNull)
-                {
-                    records[i] = new AttachmentRecord(attachmentIds[i], (string)f[0]!, (string)f[1]!, (string)f[2]!, (long)f[3], (string?)f[4] ?? "", (long)f[5]);
-                }
-            }
-
-            return (IReadOnlyList<AttachmentRecord?>)records;
-        }, cancellationToken);
+        _retry.RunAsync("attachment.get", async () => (IReadOnlyList<AttachmentRecord?>)await ReadAsync(attachmentIds).ConfigureAwait(false), cancellationToken);
 
     public Task AddChatAsync(IReadOnlyList<string> attachmentIds, string chatId, CancellationToken cancellationToken) =>
         _retry.RunAsync("attachment.chat", async () =>
@@ -103,14 +91,53 @@ internal sealed class RedisAttachmentStore : IAttachmentStore
                 var separator = text.IndexOf('|', StringComparison.Ordinal);
                 var id = text[..separator];
                 await Db.KeyDeleteAsync([Record(id), Chats(id)]).ConfigureAwait(false);
+                await Db.SortedSetRemoveAsync(UploadChecks, id).ConfigureAwait(false);
                 claimed.Add((id, text[(separator + 1)..]));
             }
 
             return (IReadOnlyList<(string, string)>)claimed;
         }, cancellationToken);
 
+    public Task<IReadOnlyList<AttachmentRecord>> ClaimUploadChecksAsync(DateTimeOffset now, int limit, CancellationToken cancellationToken) =>
+        _retry.RunAsync("attachment.check", async () =>
+        {
+            var due = await Db.SortedSetRangeByScoreAsync(UploadChecks, double.NegativeInfinity, now.ToUnixTimeMilliseconds(), take: limit).ConfigureAwait(false);
+            var claimed = new List<string>(due.Length);
+            foreach (var member in due)
+            {
+                // ZREM decides which sweeper owns the check.
+                if (await Db.SortedSetRemoveAsync(UploadChecks, member).ConfigureAwait(false))
+                {
+                    claimed.Add((string)member!);
+                }
+            }
+
+            var records = await ReadAsync(claimed).ConfigureAwait(false);
+            return (IReadOnlyList<AttachmentRecord>)records.OfType<AttachmentRecord>().ToArray();
+        }, cancellationToken);
+
+    public Task RescheduleUploadCheckAsync(string attachmentId, DateTimeOffset at, CancellationToken cancellationToken) =>
+        _retry.RunAsync("attachment.reschedule", () => Db.SortedSetAddAsync(UploadChecks, attachmentId, at.ToUnixTimeMilliseconds()), cancellationToken);
+
     public Task RescheduleAsync(string attachmentId, string objectKey, DateTimeOffset at, CancellationToken cancellationToken) =>
         _retry.RunAsync("attachment.reschedule", () => Db.SortedSetAddAsync(ExpiryIndex, Member(attachmentId, objectKey), at.ToUnixTimeMilliseconds()), cancellationToken);
+
+    private async Task<AttachmentRecord?[]> ReadAsync(IReadOnlyList<string> attachmentIds)
+    {
+        var reads = attachmentIds.Select(id => Db.HashGetAsync(Record(id), Fields)).ToArray();
+        await Task.WhenAll(reads).ConfigureAwait(false);
+        var records = new AttachmentRecord?[attachmentIds.Count];
+        for (var i = 0; i < records.Length; i++)
+        {
+            var f = reads[i].Result;
+            if (!f[0].IsNull)
+            {
+                records[i] = new AttachmentRecord(attachmentIds[i], (string)f[0]!, (string)f[1]!, (string)f[2]!, (long)f[3], (string?)f[4] ?? "", (long)f[5]);
+            }
+        }
+
+        return records;
+    }
 
     private static RedisKey Record(string id) => "a:{" + id + "}";
 

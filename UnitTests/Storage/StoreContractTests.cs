@@ -315,14 +315,39 @@ public abstract class StoreContractTests
     }
 
     [Test]
+    public async Task Each_due_upload_check_is_claimed_once_with_its_record_and_a_rescheduled_one_again()
+    {
+        var now = DateTimeOffset.UtcNow;
+        var (due, later, gone) = (Guid.NewGuid().ToString("N")[..22], Guid.NewGuid().ToString("N")[..22], Guid.NewGuid().ToString("N")[..22]);
+        var record = new AttachmentRecord(due, Id("alice"), "u." + due, "image/png", 123, new string('a', 64), now.ToUnixTimeMilliseconds());
+        await Stores.Attachments.CreateAsync(record, now.AddSeconds(-5), now.AddDays(30), None);
+        await Stores.Attachments.CreateAsync(record with { AttachmentId = later, ObjectKey = "u." + later }, now.AddMinutes(10), now.AddDays(30), None);
+        // Checked and expired at once: its expiry claims the record, so its check finds nothing left to check.
+        await Stores.Attachments.CreateAsync(record with { AttachmentId = gone, ObjectKey = "u." + gone }, now.AddSeconds(-5), now.AddSeconds(-5), None);
+        Assert.That((await Stores.Attachments.ClaimExpiredAsync(now, 1000, None)).Select(c => c.AttachmentId), Does.Contain(gone));
+
+        // The index is shared by every test of this backend: look for this test's attachments only.
+        var claims = await Task.WhenAll(Enumerable.Range(0, 3).Select(_ => Stores.Attachments.ClaimUploadChecksAsync(now, 1000, None)));
+        var mine = claims.SelectMany(c => c).Where(c => c.AttachmentId is var id && (id == due || id == later || id == gone)).ToArray();
+        Assert.That(mine, Is.EqualTo(new[] { record }), "the due check is claimed exactly once, with its record; the later one not yet; the expired one not at all");
+        Assert.That((await Stores.Attachments.ClaimUploadChecksAsync(now, 1000, None)).Where(c => c.AttachmentId == due), Is.Empty, "a claimed check leaves the index");
+        Assert.That((await Stores.Attachments.GetAsync([due], None))[0], Is.EqualTo(record), "a check keeps the record: the attachment may still be sent");
+
+        await Stores.Attachments.RescheduleUploadCheckAsync(due, now.AddSeconds(-1), None);
+        var again = await Stores.Attachments.ClaimUploadChecksAsync(now, 1000, None);
+        Assert.That(again.Where(c => c.AttachmentId == due), Has.Exactly(1).Items, "a rescheduled check is claimed again");
+        Assert.That((await Stores.Attachments.ClaimUploadChecksAsync(now.AddMinutes(11), 1000, None)).Select(c => c.AttachmentId), Does.Contain(later), "the later check falls due in its time");
+    }
+
+    [Test]
     public async Task Attachments_link_to_chats_and_each_expired_one_is_claimed_once()
     {
         var now = DateTimeOffset.UtcNow;
         var (due, later) = (Guid.NewGuid().ToString("N")[..22], Guid.NewGuid().ToString("N")[..22]);
         var record = new AttachmentRecord(due, Id("alice"), "u/alice/" + due, "image/png", 123, new string('a', 64), now.ToUnixTimeMilliseconds());
         // Due ten seconds ago: claimable, and its record still readable (records outlive their due time by a minute).
-        await Stores.Attachments.CreateAsync(record, now.AddSeconds(-10), None);
-        await Stores.Attachments.CreateAsync(record with { AttachmentId = later, ObjectKey = "u/alice/" + later }, now.AddDays(30), None);
+        await Stores.Attachments.CreateAsync(record, now.AddDays(1), now.AddSeconds(-10), None);
+        await Stores.Attachments.CreateAsync(record with { AttachmentId = later, ObjectKey = "u/alice/" + later }, now.AddDays(1), now.AddDays(30), None);
         Assert.That((await Stores.Attachments.GetAsync([later, "missing", due], None)).Select(r => r?.AttachmentId), Is.EqualTo(new[] { later, null, due }));
 
         var (chatA, chatB) = (ChatId(), ChatId());

@@ -1,4 +1,5 @@
 using System.Net;
+using ChatNode.Media;
 using ChatNode.Protocol.V1;
 using ChatNode.Storage;
 using ChatNode.Storage.Blobs;
@@ -188,6 +189,48 @@ public sealed class MediaTests : NodeFixture
         var record = (await Node.Services.GetRequiredService<IAttachmentStore>().GetAsync([grant.AttachmentId], CancellationToken.None))[0];
         var blobs = Node.Services.GetRequiredService<IBlobStore>();
         Assert.That(await blobs.StatAsync(record!.ObjectKey, CancellationToken.None), Is.Null, "the oversized upload is gone at once, not at expiry");
+    }
+
+    [Test]
+    public async Task An_upload_of_another_size_than_granted_that_is_never_sent_is_deleted_once_its_url_expired()
+    {
+        await using var node = await TestNode.StartAsync(new Dictionary<string, string?>
+        {
+            ["Media:Store:Endpoint"] = TestEnvironment.S3Endpoint,
+            ["Media:Store:Bucket"] = "chatnode-test-media",
+            ["Media:UploadUrlTtl"] = "00:00:02",
+            ["Media:UploadCheckDelay"] = "00:00:00",
+            ["Media:SweepInterval"] = "00:00:00.500",
+        });
+        var (alice, bob) = (TestEnvironment.NewId("alice"), TestEnvironment.NewId("bob"));
+        await using var a = await node.ConnectAsync(alice, "phone");
+        await using var b = await node.ConnectAsync(bob, "phone");
+        var chat = await a.CreateChatAsync([bob]);
+        var sha256 = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(Picture));
+        using var http = new HttpClient();
+
+        // Granted first, so checked first: an honest upload, sent only after its URL expired.
+        var honest = (await a.RequestAsync(new ClientFrame
+        {
+            GetAttachmentUpload = new GetAttachmentUpload { ContentType = "image/png", Size = (ulong)Picture.Length, Sha256 = sha256 },
+        })).GetAttachmentUploadResult;
+        (await http.PutAsync(new Uri(honest.UploadUrl), Content(Picture, "image/png"))).EnsureSuccessStatusCode();
+
+        // 16 bytes granted, 70 kB stored through the URL, never sent.
+        var oversized = (await a.RequestAsync(new ClientFrame
+        {
+            GetAttachmentUpload = new GetAttachmentUpload { ContentType = "image/png", Size = 16, Sha256 = new string('c', 64) },
+        })).GetAttachmentUploadResult;
+        (await http.PutAsync(new Uri(oversized.UploadUrl), Content(Picture, "image/png"))).EnsureSuccessStatusCode();
+        var blobs = node.Services.GetRequiredService<IBlobStore>();
+        Assert.That(await blobs.StatAsync(MediaService.UploadKey(oversized.AttachmentId), CancellationToken.None), Is.Not.Null, "the store took the bytes");
+
+        await Poll.UntilAsync(async () => await blobs.StatAsync(MediaService.UploadKey(oversized.AttachmentId), CancellationToken.None) is null,
+            "the sweeper to delete the oversized upload", TimeSpan.FromSeconds(20));
+        Assert.That(await blobs.StatAsync(MediaService.UploadKey(honest.AttachmentId), CancellationToken.None), Is.Not.Null, "an upload of the granted size is kept");
+        await a.SendMessageAsync(chat.ChatId, "late", [new Attachment { AttachmentId = honest.AttachmentId, ContentType = "image/png", Size = (ulong)Picture.Length, Sha256 = sha256 }]);
+        await ChatAssert.ReceiveAsync(b.Messages, 1, "the message with the honest upload");
+        Assert.That(await b.DownloadAttachmentAsync(honest.AttachmentId), Is.EqualTo(Picture), "and it can still be sent after its URL expired");
     }
 
     private static ByteArrayContent Content(byte[] bytes, string type)
