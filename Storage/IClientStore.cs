@@ -32,7 +32,4 @@ public interface IClientStore
     Task<bool> DeactivateAsync(ClientAddress client, TimeSpan lockout, CancellationToken cancellationToken);
 
     Task<IReadOnlyList<ClientRecord>> ListAsync(string userId, CancellationToken cancellationToken);
-
-    /// <summary>Every registered client of each user given, as one flat list.</summary>
-    Task<IReadOnlyList<ClientAddress>> ListClientsOfAsync(IReadOnlyCollection<string> userIds, CancellationToken cancellationToken);
 }

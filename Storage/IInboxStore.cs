@@ -15,6 +15,13 @@ public interface IInboxStore
     Task<IReadOnlyList<ClientAddress>> AddAsync(IReadOnlyCollection<ClientAddress> clients, InboxEntry entry, int maxEntries, CancellationToken cancellationToken);
 
     /// <summary>
+    /// Adds one entry to the inbox of every client registered to one of <paramref name="userIds"/> (in the client store)
+    /// at the time of the write, except <paramref name="except"/>; like <see cref="AddAsync"/> otherwise, and returns the
+    /// clients whose inboxes were full. Reads the registrations and writes the inboxes of one user atomically.
+    /// </summary>
+    Task<IReadOnlyList<ClientAddress>> AddToUsersAsync(IReadOnlyCollection<string> userIds, ClientAddress except, InboxEntry entry, int maxEntries, CancellationToken cancellationToken);
+
+    /// <summary>
     /// Up to <paramref name="limit"/> live entries with score at least <paramref name="fromScore"/>, oldest first.
     /// Entries older than the TTL are dropped as a side effect.
     /// </summary>

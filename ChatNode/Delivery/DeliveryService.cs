@@ -66,10 +66,8 @@ public sealed class DeliveryService
     public async Task FanOutAsync(IReadOnlyCollection<string> users, ClientAddress sender, InboxEntry entry, CancellationToken cancellationToken)
     {
         using var span = Telemetry.Source.StartActivity("store.fanout");
-        var clients = await _clients.ListClientsOfAsync(users, cancellationToken).ConfigureAwait(false);
-        var recipients = clients.Where(c => c != sender).ToArray();
-        span?.SetTag("delivery.clients", recipients.Length);
-        var full = await _inbox.AddAsync(recipients, entry, _options.MaxInboxEntries, cancellationToken).ConfigureAwait(false);
+        span?.SetTag("delivery.users", users.Count);
+        var full = await _inbox.AddToUsersAsync(users, sender, entry, _options.MaxInboxEntries, cancellationToken).ConfigureAwait(false);
         foreach (var client in full)
         {
             await _clients.DeactivateAsync(client, _lockout, cancellationToken).ConfigureAwait(false);

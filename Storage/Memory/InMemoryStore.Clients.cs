@@ -62,21 +62,4 @@ public sealed partial class InMemoryStore
                 : []);
         }
     }
-
-    public Task<IReadOnlyList<ClientAddress>> ListClientsOfAsync(IReadOnlyCollection<string> userIds, CancellationToken cancellationToken)
-    {
-        lock (_gate)
-        {
-            var clients = new List<ClientAddress>();
-            foreach (var user in userIds)
-            {
-                if (Live(_clients, user) is { } registered)
-                {
-                    clients.AddRange(registered.Keys.Select(c => new ClientAddress(user, c)));
-                }
-            }
-
-            return Task.FromResult<IReadOnlyList<ClientAddress>>(clients);
-        }
-    }
 }

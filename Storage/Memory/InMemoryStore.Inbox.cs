@@ -8,6 +8,23 @@ public sealed partial class InMemoryStore
     // Acknowledged delivery ids per client, with their ack time; adds skip them for the tombstone window.
     private readonly Dictionary<ClientAddress, Dictionary<string, DateTimeOffset>> _acked = [];
 
+    public Task<IReadOnlyList<ClientAddress>> AddToUsersAsync(IReadOnlyCollection<string> userIds, ClientAddress except, InboxEntry entry, int maxEntries, CancellationToken cancellationToken)
+    {
+        lock (_gate)
+        {
+            var clients = new List<ClientAddress>();
+            foreach (var user in userIds)
+            {
+                if (Live(_clients, user) is { } registered)
+                {
+                    clients.AddRange(registered.Keys.Select(c => new ClientAddress(user, c)).Where(c => c != except));
+                }
+            }
+
+            return AddAsync(clients, entry, maxEntries, cancellationToken);
+        }
+    }
+
     public Task<IReadOnlyList<ClientAddress>> AddAsync(IReadOnlyCollection<ClientAddress> clients, InboxEntry entry, int maxEntries, CancellationToken cancellationToken)
     {
         lock (_gate)

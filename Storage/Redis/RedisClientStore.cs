@@ -69,29 +69,4 @@ internal sealed class RedisClientStore : IClientStore
                 .OrderBy(c => c.RegisteredAtMs)
                 .ToArray();
         }, cancellationToken);
-
-    public Task<IReadOnlyList<ClientAddress>> ListClientsOfAsync(IReadOnlyCollection<string> userIds, CancellationToken cancellationToken) =>
-        _retry.RunAsync("client.fanout", async () =>
-        {
-            var batch = Db.CreateBatch();
-            var users = userIds as IReadOnlyList<string> ?? userIds.ToArray();
-            var reads = new Task<RedisValue[]>[users.Count];
-            for (var i = 0; i < users.Count; i++)
-            {
-                reads[i] = batch.HashKeysAsync(RedisKeys.UserClients(users[i]));
-            }
-
-            batch.Execute();
-            await Task.WhenAll(reads).ConfigureAwait(false);
-            var clients = new List<ClientAddress>(users.Count * 2);
-            for (var i = 0; i < users.Count; i++)
-            {
-                foreach (var clientId in reads[i].Result)
-                {
-                    clients.Add(new ClientAddress(users[i], (string)clientId!));
-                }
-            }
-
-            return (IReadOnlyList<ClientAddress>)clients;
-        }, cancellationToken);
 }

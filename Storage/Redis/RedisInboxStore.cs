@@ -69,6 +69,60 @@ internal sealed class RedisInboxStore : IInboxStore
         }, cancellationToken);
     }
 
+    public Task<IReadOnlyList<ClientAddress>> AddToUsersAsync(IReadOnlyCollection<string> userIds, ClientAddress except, InboxEntry entry, int maxEntries, CancellationToken cancellationToken)
+    {
+        if (userIds.Count == 0)
+        {
+            return Task.FromResult<IReadOnlyList<ClientAddress>>([]);
+        }
+
+        return _retry.RunAsync("inbox.add", async () =>
+        {
+            // One script per user, all in one batch: each reads the user's registered clients and writes their inboxes
+            // (one slot), so a send needs no separate round trip to list the recipients' clients.
+            var batch = Db.CreateBatch();
+            var users = userIds as IReadOnlyList<string> ?? userIds.ToArray();
+            var keys = new RedisKey[users.Count];
+            var writes = new Task<RedisResult>[users.Count];
+            var ttl = RedisChatStore.Seconds(_options.MessageTtl);
+            for (var i = 0; i < users.Count; i++)
+            {
+                var user = users[i];
+                keys[i] = RedisKeys.UserClients(user);
+                writes[i] = batch.ScriptEvaluateAsync(
+                    RedisScripts.AddToUserInboxes,
+                    [keys[i]],
+                    [entry.DeliveryId, entry.Score, ttl, maxEntries, user == except.UserId ? except.ClientId : "", RedisKeys.InboxPrefix(user), RedisKeys.AckedPrefix(user)]);
+            }
+
+            batch.Execute();
+            await Task.WhenAll(writes).ConfigureAwait(false);
+            List<RedisKey>? written = null;
+            List<ClientAddress>? full = null;
+            for (var i = 0; i < writes.Length; i++)
+            {
+                var reply = (RedisResult[])writes[i].Result!;
+                if ((long)reply[0] > 0)
+                {
+                    (written ??= []).Add(keys[i]);
+                }
+
+                for (var j = 1; j < reply.Length; j++)
+                {
+                    (full ??= []).Add(new ClientAddress(users[i], (string)reply[j]!));
+                }
+            }
+
+            // Only the masters written wait for their replicas (a sender's user with no other client wrote nothing).
+            if (written is not null)
+            {
+                await _replicas.EnsureAsync(written).ConfigureAwait(false);
+            }
+
+            return (IReadOnlyList<ClientAddress>?)full ?? [];
+        }, cancellationToken);
+    }
+
     public Task<IReadOnlyList<InboxEntry>> ReadAsync(ClientAddress client, long fromScore, int limit, CancellationToken cancellationToken) =>
         _retry.RunAsync("inbox.read", async () =>
         {

@@ -29,10 +29,16 @@ internal static class RedisKeys
 
     public static RedisKey UserClients(string userId) => "u:{" + userId + "}:cl";
 
-    public static RedisKey Inbox(ClientAddress client) => "u:{" + client.UserId + "}:i:" + client.ClientId;
+    public static RedisKey Inbox(ClientAddress client) => InboxPrefix(client.UserId) + client.ClientId;
+
+    /// <summary>The user's inbox keys without the client id (for scripts that build them: <see cref="RedisScripts.AddToUserInboxes"/>).</summary>
+    public static string InboxPrefix(string userId) => "u:{" + userId + "}:i:";
+
+    /// <summary>The user's acknowledged-ids keys without the client id.</summary>
+    public static string AckedPrefix(string userId) => "u:{" + userId + "}:a:";
 
     /// <summary>The client's recently acknowledged delivery ids (sorted set scored by ack time, ms).</summary>
-    public static RedisKey Acked(ClientAddress client) => "u:{" + client.UserId + "}:a:" + client.ClientId;
+    public static RedisKey Acked(ClientAddress client) => AckedPrefix(client.UserId) + client.ClientId;
 
     /// <summary>When the client was deactivated (unix ms), kept as long as a token can live: older tokens are refused.</summary>
     public static RedisKey Deactivated(ClientAddress client) => "u:{" + client.UserId + "}:x:" + client.ClientId;

@@ -201,6 +201,33 @@ internal static class RedisScripts
         """;
 
     /// <summary>
+    /// KEYS: the user's clients hash. ARGV: delivery id, score, inbox TTL s, max entries, a client id to skip ('' for
+    /// none), the user's inbox key prefix, its acknowledged-ids key prefix. <see cref="AddToInbox"/> for every client
+    /// registered in the hash but the skipped one: the inboxes share the user's slot, so one script reads the
+    /// registrations and writes every inbox. Returns {inboxes written, ids of the clients whose inbox holds max entries
+    /// already...}.
+    /// </summary>
+    public const string AddToUserInboxes = Keep + """
+
+        local r = {0}
+        for _, client in ipairs(redis.call('HKEYS', KEYS[1])) do
+          if client ~= ARGV[5] then
+            local inbox, acked = ARGV[6] .. client, ARGV[7] .. client
+            if not redis.call('ZSCORE', acked, ARGV[1]) then
+              if not redis.call('ZSCORE', inbox, ARGV[1]) and redis.call('ZCARD', inbox) >= tonumber(ARGV[4]) then
+                r[#r + 1] = client
+              else
+                redis.call('ZADD', inbox, ARGV[2], ARGV[1])
+                keep(inbox, ARGV[3])
+                r[1] = r[1] + 1
+              end
+            end
+          end
+        end
+        return r
+        """;
+
+    /// <summary>
     /// KEYS: the client's inbox, its acknowledged ids. ARGV: now ms, tombstone window ms, most tombstones kept, delivery
     /// ids... Removes the entries and remembers them as acknowledged for the window (at most the newest N). Returns how
     /// many entries were present.
