@@ -11,8 +11,12 @@ public sealed class ConnectionRegistry
     private const int ShardCount = 64;
     private readonly Shard[] _shards = Enumerable.Range(0, ShardCount).Select(_ => new Shard()).ToArray();
     private int _count;
+    private long _added;
 
     public int Count => Volatile.Read(ref _count);
+
+    /// <summary>Connections added so far (replacements included): unchanged means no connection is new since a scan.</summary>
+    public long Added => Interlocked.Read(ref _added);
 
     /// <summary>Adds the connection; returns the connection of the same client it replaces, if any.</summary>
     public ClientConnection? Add(ClientConnection connection)
@@ -30,11 +34,14 @@ public sealed class ConnectionRegistry
             {
                 var replaced = list[index];
                 list[index] = connection;
+                Interlocked.Increment(ref _added);
                 return replaced;
             }
 
             list.Add(connection);
             Interlocked.Increment(ref _count);
+            // Counted once it is in (a scan that read the count before finds it, or sees the count change).
+            Interlocked.Increment(ref _added);
             return null;
         }
     }

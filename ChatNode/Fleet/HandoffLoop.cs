@@ -93,6 +93,9 @@ internal sealed class HandoffLoop : ILifecycleParticipant
     {
         DateTimeOffset? episodeEnds = null;
         var random = new Random();
+        // What the last scan that found nothing misplaced saw: while the view and the connections are the same, a
+        // rescan would find nothing either (an idle node holding many connections does not walk them every 2 s).
+        (OwnershipView? View, long Added) clean = (null, -1);
         while (!stop.IsCancellationRequested)
         {
             Task woken;
@@ -106,14 +109,24 @@ internal sealed class HandoffLoop : ILifecycleParticipant
                 woken = _wake.Task;
             }
 
-            var misplaced = Misplaced();
+            var seen = (_ownership.View, _connections.Added);
+            if (seen == clean)
+            {
+                await Task.WhenAny(woken, Task.Delay(Rescan, _time, stop)).ConfigureAwait(false);
+                continue;
+            }
+
+            var misplaced = Misplaced(seen.View);
             Volatile.Write(ref _pending, misplaced.Count);
             if (misplaced.Count == 0)
             {
                 episodeEnds = null;
+                clean = seen;
                 await Task.WhenAny(woken, Task.Delay(Rescan, _time, stop)).ConfigureAwait(false);
                 continue;
             }
+
+            clean = (null, -1);
 
             episodeEnds ??= _time.GetUtcNow() + _options.HandoffWindow;
             random.Shuffle(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(misplaced));
@@ -187,9 +200,8 @@ internal sealed class HandoffLoop : ILifecycleParticipant
         return spread > fastest ? spread : fastest;
     }
 
-    private List<ClientConnection> Misplaced()
+    private List<ClientConnection> Misplaced(OwnershipView view)
     {
-        var view = _ownership.View;
         var misplaced = new List<ClientConnection>();
         foreach (var connection in _connections.Snapshot())
         {
