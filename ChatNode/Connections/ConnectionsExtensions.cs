@@ -7,13 +7,14 @@ namespace ChatNode.Connections;
 
 public static class ConnectionsExtensions
 {
-    /// <summary>Registers the connection registry, its options (section <c>Node</c>) and metrics.</summary>
+    /// <summary>Registers the connection registry, the close schedule, their options (section <c>Node</c>) and metrics.</summary>
     public static IServiceCollection AddConnections(this IServiceCollection services, IConfiguration configuration)
     {
         services.AddOptions<ConnectionOptions>().Bind(configuration.GetSection(ConnectionOptions.Section)).ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<ConnectionOptions>, ConnectionOptionsValidator>());
         services.TryAddSingleton<ConnectionMetrics>();
         services.TryAddSingleton<ConnectionRegistry>();
+        services.TryAddSingleton<CloseSchedule>();
         return services;
     }
 }

@@ -37,6 +37,7 @@ public sealed class WebSocketEndpoint : IDisposable
     private readonly TokenService _tokens;
     private readonly IClientStore _clients;
     private readonly ConnectionRegistry _registry;
+    private readonly CloseSchedule _closeSchedule;
     private readonly CommandDispatcher _dispatcher;
     private readonly DeliveryService _delivery;
     private readonly ConnectionOptions _options;
@@ -55,6 +56,7 @@ public sealed class WebSocketEndpoint : IDisposable
         TokenService tokens,
         IClientStore clients,
         ConnectionRegistry registry,
+        CloseSchedule closeSchedule,
         CommandDispatcher dispatcher,
         DeliveryService delivery,
         IOptions<ConnectionOptions> options,
@@ -73,6 +75,7 @@ public sealed class WebSocketEndpoint : IDisposable
         _tokens = tokens;
         _clients = clients;
         _registry = registry;
+        _closeSchedule = closeSchedule;
         _dispatcher = dispatcher;
         _delivery = delivery;
         _options = options.Value;
@@ -202,12 +205,11 @@ public sealed class WebSocketEndpoint : IDisposable
         _registry.Add(connection)?.Close(CloseCode.SessionReplaced, "the same client connected again");
         connection.Send(new OutboundFrame(Frames.Welcome(connection.Address.UserId, connection.Address.ClientId, _ownership.NodeId, _options.MaxFrameBytes)));
 
-        // Close with "token expired" when the token runs out, so a client cannot outlive its credentials.
-        using var expiry = _time.CreateTimer(
-            static state => ((ClientConnection)state!).Close(CloseCode.TokenExpired, "token expired"),
-            connection,
-            Clamp(identity.ExpiresAt - _time.GetUtcNow()),
-            Timeout.InfiniteTimeSpan);
+        // Close with "token expired" when the token runs out (within a second), so a client cannot outlive its
+        // credentials. One schedule for the node, not a timer per connection; tokens of over 45 days are not timed.
+        using var expiry = identity.ExpiresAt - _time.GetUtcNow() > TimeSpan.FromDays(45)
+            ? null
+            : _closeSchedule.Add(connection, identity.ExpiresAt, CloseCode.TokenExpired, "token expired");
         var replay = ReplayAsync(connection, stop);
         using var requests = new RequestTracker(_options.MaxInFlightRequests);
         var reason = "client closed";
@@ -408,9 +410,6 @@ public sealed class WebSocketEndpoint : IDisposable
     }
 
     // Timers take at most about 49 days; a token valid for longer is not timed (it is checked again on reconnect).
-    private static TimeSpan Clamp(TimeSpan due) =>
-        due < TimeSpan.Zero ? TimeSpan.Zero : due > TimeSpan.FromDays(45) ? Timeout.InfiniteTimeSpan : due;
-
     // `log: false` for refusals a client loop can repeat by the hundred a second (they are counted instead).
     private Task Refuse(HttpContext context, int status, string reason, bool log = true)
     {
