@@ -18,6 +18,8 @@ public sealed class ClientConnection : IDisposable
 {
     private static long s_nextId;
 
+    private static readonly IReadOnlyList<string> NoneDue = [];
+
     private readonly WebSocket _socket;
     private readonly ConnectionOptions _options;
     private readonly ConnectionMetrics _metrics;
@@ -201,23 +203,24 @@ public sealed class ClientConnection : IDisposable
     }
 
     /// <summary>Delivery ids pushed before <paramref name="pushedBefore"/> (a <see cref="TimeProvider"/> timestamp) and not acknowledged.</summary>
-    public List<string> DuePushes(long pushedBefore)
+    public IReadOnlyList<string> DuePushes(long pushedBefore)
     {
         lock (_gate)
         {
-            var due = new List<string>();
+            // Nothing allocated for the usual idle connection: the sweep asks every connection every few seconds.
+            List<string>? due = null;
             if (_pending is not null && !_replaying)
             {
                 foreach (var (id, pushedAt) in _pending)
                 {
                     if (pushedAt < pushedBefore)
                     {
-                        due.Add(id);
+                        (due ??= []).Add(id);
                     }
                 }
             }
 
-            return due;
+            return due ?? NoneDue;
         }
     }
 

@@ -86,6 +86,34 @@ public sealed class ConnectionRegistry
         return null;
     }
 
+    /// <summary>
+    /// Every connection, one shard at a time (each shard copied when reached): for sweeps over many connections, which
+    /// then allocate small arrays instead of one list of them all (on the large-object heap past ~10,000 connections).
+    /// A connection added or removed during the walk may or may not be seen.
+    /// </summary>
+    public IEnumerable<ClientConnection> Walk()
+    {
+        foreach (var shard in _shards)
+        {
+            ClientConnection[] copy;
+            lock (shard)
+            {
+                copy = new ClientConnection[shard.Users.Values.Sum(l => l.Count)];
+                var i = 0;
+                foreach (var list in shard.Users.Values)
+                {
+                    list.CopyTo(copy, i);
+                    i += list.Count;
+                }
+            }
+
+            foreach (var connection in copy)
+            {
+                yield return connection;
+            }
+        }
+    }
+
     /// <summary>Every connection now (a copy).</summary>
     public List<ClientConnection> Snapshot()
     {

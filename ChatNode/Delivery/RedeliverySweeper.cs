@@ -66,7 +66,7 @@ internal sealed class RedeliverySweeper : ILifecycleParticipant
         }
 
         var storedBeforeUs = (_time.GetUtcNow() - _options.RedeliveryTimeout).ToUnixTimeMilliseconds() * 1000;
-        foreach (var connection in _registry.Snapshot())
+        foreach (var connection in _registry.Walk())
         {
             if (connection.IsClosing || connection.IsReplaying)
             {

@@ -203,7 +203,7 @@ internal sealed class HandoffLoop : ILifecycleParticipant
     private List<ClientConnection> Misplaced(OwnershipView view)
     {
         var misplaced = new List<ClientConnection>();
-        foreach (var connection in _connections.Snapshot())
+        foreach (var connection in _connections.Walk())
         {
             if (!connection.IsClosing && view.RedirectFor(connection.Address.UserId) is not null)
             {

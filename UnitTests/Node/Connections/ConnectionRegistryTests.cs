@@ -18,6 +18,29 @@ public sealed class ConnectionRegistryTests
         new(WebSocket.CreateFromStream(new MemoryStream(), new WebSocketCreationOptions { IsServer = true }), new ClientAddress(user, client), FrameEncoding.Proto, new ConnectionOptions(), Metrics, TimeProvider.System);
 
     [Test]
+    public void A_walk_yields_every_connection_once_and_additions_are_counted()
+    {
+        var registry = new ConnectionRegistry();
+        var connections = Enumerable.Range(0, 500).Select(i => Connection("user" + (i / 2), i % 2 == 0 ? "phone" : "laptop")).ToArray();
+        foreach (var connection in connections)
+        {
+            registry.Add(connection);
+        }
+
+        Assert.That(registry.Walk(), Is.EquivalentTo(connections), "every connection, once, across the shards");
+        Assert.That(registry.Added, Is.EqualTo(500));
+        using var replacement = Connection("user0", "phone");
+        registry.Add(replacement);
+        Assert.That(registry.Added, Is.EqualTo(501), "a replacement is new to a scan too");
+        registry.Remove(connections[1]);
+        Assert.That(registry.Added, Is.EqualTo(501), "a removal is not");
+        foreach (var connection in connections)
+        {
+            connection.Dispose();
+        }
+    }
+
+    [Test]
     public void A_user_has_one_connection_per_client_and_a_newer_one_replaces_the_older()
     {
         var registry = new ConnectionRegistry();
