@@ -100,8 +100,9 @@ public sealed class CloseSchedule : IDisposable
     // Caller holds _gate.
     private void ArmLocked(long second)
     {
+        // A timer takes at most ~49 days: a later time is reached by firing daily and arming again.
         _armedFor = second;
-        var wait = TimeSpan.FromMilliseconds(Math.Max(0, (second * 1000) - _time.GetUtcNow().ToUnixTimeMilliseconds()));
+        var wait = TimeSpan.FromMilliseconds(Math.Clamp((second * 1000) - _time.GetUtcNow().ToUnixTimeMilliseconds(), 0, (long)TimeSpan.FromDays(1).TotalMilliseconds));
         _timer.Change(wait, Timeout.InfiniteTimeSpan);
     }
 

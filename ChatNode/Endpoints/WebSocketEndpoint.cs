@@ -206,7 +206,8 @@ public sealed class WebSocketEndpoint : IDisposable
         connection.Send(new OutboundFrame(Frames.Welcome(connection.Address.UserId, connection.Address.ClientId, _ownership.NodeId, _options.MaxFrameBytes)));
 
         // Close with "token expired" when the token runs out (within a second), so a client cannot outlive its
-        // credentials. One schedule for the node, not a timer per connection; tokens of over 45 days are not timed.
+        // credentials. One schedule for the node, not a timer per connection. A token valid for over 45 days is not
+        // timed (as documented; it is checked again at the next upgrade).
         using var expiry = identity.ExpiresAt - _time.GetUtcNow() > TimeSpan.FromDays(45)
             ? null
             : _closeSchedule.Add(connection, identity.ExpiresAt, CloseCode.TokenExpired, "token expired");
@@ -409,7 +410,6 @@ public sealed class WebSocketEndpoint : IDisposable
         return request.Query["access_token"].ToString() is { Length: > 0 } query ? query : null;
     }
 
-    // Timers take at most about 49 days; a token valid for longer is not timed (it is checked again on reconnect).
     // `log: false` for refusals a client loop can repeat by the hundred a second (they are counted instead).
     private Task Refuse(HttpContext context, int status, string reason, bool log = true)
     {
