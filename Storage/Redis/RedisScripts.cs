@@ -17,6 +17,10 @@ internal static class RedisScripts
           if redis.call('PTTL', key) < ttl_ms then redis.call('PEXPIRE', key, ttl_ms + math.ceil(ttl_ms / 20)) end
         end
         local function keep(key, ttl_s) pkeep(key, tonumber(ttl_s) * 1000) end
+        local function keep_new(key, ttl_s)
+          local ttl_ms = tonumber(ttl_s) * 1000
+          redis.call('PEXPIRE', key, ttl_ms + math.ceil(ttl_ms / 20))
+        end
         """;
 
     private const string ChatClock = """
@@ -126,10 +130,11 @@ internal static class RedisScripts
           return r
         end
         if ARGV[8] == '1' then return {'new'} end
-        if redis.call('EXISTS', meta) == 0 then return {'nf'} end
+        -- Every chat's hash holds seq (0 at creation): none means no chat.
+        local m = redis.call('HMGET', meta, 'seq', 'ts')
+        if not m[1] then return {'nf'} end
         if redis.call('SISMEMBER', members, ARGV[1]) == 0 then return {'np'} end
         -- The next seq and the chat clock in one write of the chat's hash.
-        local m = redis.call('HMGET', meta, 'seq', 'ts')
         local seq = string.format('%d', (tonumber(m[1]) or 0) + 1)
         local t = redis.call('TIME')
         local clock = tonumber(t[1]) * 1000000 + tonumber(t[2])
@@ -214,11 +219,14 @@ internal static class RedisScripts
           if client ~= ARGV[5] then
             local inbox, acked = ARGV[6] .. client, ARGV[7] .. client
             if not redis.call('ZSCORE', acked, ARGV[1]) then
-              if not redis.call('ZSCORE', inbox, ARGV[1]) and redis.call('ZCARD', inbox) >= tonumber(ARGV[4]) then
+              local n = redis.call('ZCARD', inbox)
+              if n >= tonumber(ARGV[4]) and not redis.call('ZSCORE', inbox, ARGV[1]) then
                 r[#r + 1] = client
               else
                 redis.call('ZADD', inbox, ARGV[2], ARGV[1])
-                keep(inbox, ARGV[3])
+                -- An inbox its client keeps up with is emptied by acks and so new at each message: set its TTL
+                -- outright rather than read it first.
+                if n == 0 then keep_new(inbox, ARGV[3]) else keep(inbox, ARGV[3]) end
                 r[1] = r[1] + 1
               end
             end
