@@ -12,14 +12,26 @@ namespace ChatNode.Storage.Redis;
 internal static class RedisScripts
 {
     private const string Keep = """
+        local function extend(key, ttl_ms) redis.call('PEXPIRE', key, ttl_ms + math.ceil(ttl_ms / 20)) end
         local function pkeep(key, ttl_ms)
           ttl_ms = tonumber(ttl_ms)
-          if redis.call('PTTL', key) < ttl_ms then redis.call('PEXPIRE', key, ttl_ms + math.ceil(ttl_ms / 20)) end
+          if redis.call('PTTL', key) < ttl_ms then extend(key, ttl_ms) end
         end
         local function keep(key, ttl_s) pkeep(key, tonumber(ttl_s) * 1000) end
-        local function keep_new(key, ttl_s)
-          local ttl_ms = tonumber(ttl_s) * 1000
-          redis.call('PEXPIRE', key, ttl_ms + math.ceil(ttl_ms / 20))
+        """;
+
+    // One inbox add, shared by AddToInbox and AddToUserInboxes. Returns 1 if added or already present, 0 if refused as
+    // acknowledged, 2 if the inbox holds max entries already. An inbox its client keeps up with is emptied by acks and
+    // so new at each message: its TTL is then set outright rather than read first.
+    private const string AddOne = Keep + """
+
+        local function add_one(inbox, acked, id, score, ttl_s, max)
+          if redis.call('ZSCORE', acked, id) then return 0 end
+          local n = redis.call('ZCARD', inbox)
+          if n >= tonumber(max) and not redis.call('ZSCORE', inbox, id) then return 2 end
+          redis.call('ZADD', inbox, score, id)
+          if n == 0 then extend(inbox, tonumber(ttl_s) * 1000) else keep(inbox, ttl_s) end
+          return 1
         end
         """;
 
@@ -196,13 +208,9 @@ internal static class RedisScripts
     /// the inbox is full, and slides the inbox's TTL. Returns 1 if added or already present, 0 if refused as
     /// acknowledged, 2 if the inbox holds max entries already.
     /// </summary>
-    public const string AddToInbox = Keep + """
+    public const string AddToInbox = AddOne + """
 
-        if redis.call('ZSCORE', KEYS[2], ARGV[1]) then return 0 end
-        if not redis.call('ZSCORE', KEYS[1], ARGV[1]) and redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[4]) then return 2 end
-        redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
-        keep(KEYS[1], ARGV[3])
-        return 1
+        return add_one(KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3], ARGV[4])
         """;
 
     /// <summary>
@@ -212,24 +220,13 @@ internal static class RedisScripts
     /// registrations and writes every inbox. Returns {inboxes written, ids of the clients whose inbox holds max entries
     /// already...}.
     /// </summary>
-    public const string AddToUserInboxes = Keep + """
+    public const string AddToUserInboxes = AddOne + """
 
         local r = {0}
         for _, client in ipairs(redis.call('HKEYS', KEYS[1])) do
           if client ~= ARGV[5] then
-            local inbox, acked = ARGV[6] .. client, ARGV[7] .. client
-            if not redis.call('ZSCORE', acked, ARGV[1]) then
-              local n = redis.call('ZCARD', inbox)
-              if n >= tonumber(ARGV[4]) and not redis.call('ZSCORE', inbox, ARGV[1]) then
-                r[#r + 1] = client
-              else
-                redis.call('ZADD', inbox, ARGV[2], ARGV[1])
-                -- An inbox its client keeps up with is emptied by acks and so new at each message: set its TTL
-                -- outright rather than read it first.
-                if n == 0 then keep_new(inbox, ARGV[3]) else keep(inbox, ARGV[3]) end
-                r[1] = r[1] + 1
-              end
-            end
+            local added = add_one(ARGV[6] .. client, ARGV[7] .. client, ARGV[1], ARGV[2], ARGV[3], ARGV[4])
+            if added == 1 then r[1] = r[1] + 1 elseif added == 2 then r[#r + 1] = client end
           end
         end
         return r
