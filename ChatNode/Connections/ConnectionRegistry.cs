@@ -118,17 +118,7 @@ public sealed class ConnectionRegistry
     public List<ClientConnection> Snapshot()
     {
         var all = new List<ClientConnection>(Count);
-        foreach (var shard in _shards)
-        {
-            lock (shard)
-            {
-                foreach (var list in shard.Users.Values)
-                {
-                    all.AddRange(list);
-                }
-            }
-        }
-
+        all.AddRange(Walk());
         return all;
     }
 

@@ -77,17 +77,9 @@ internal sealed class RedisAttachmentStore : IAttachmentStore
     public Task<IReadOnlyList<(string AttachmentId, string ObjectKey)>> ClaimExpiredAsync(DateTimeOffset now, int limit, CancellationToken cancellationToken) =>
         _retry.RunAsync("attachment.expire", async () =>
         {
-            var due = await Db.SortedSetRangeByScoreAsync(ExpiryIndex, double.NegativeInfinity, now.ToUnixTimeMilliseconds(), take: limit).ConfigureAwait(false);
             var claimed = new List<(string, string)>();
-            foreach (var member in due)
+            foreach (var text in await ClaimDueAsync(ExpiryIndex, now, limit).ConfigureAwait(false))
             {
-                // ZREM decides which sweeper owns the entry.
-                if (!await Db.SortedSetRemoveAsync(ExpiryIndex, member).ConfigureAwait(false))
-                {
-                    continue;
-                }
-
-                var text = (string)member!;
                 var separator = text.IndexOf('|', StringComparison.Ordinal);
                 var id = text[..separator];
                 await Db.KeyDeleteAsync([Record(id), Chats(id)]).ConfigureAwait(false);
@@ -101,18 +93,7 @@ internal sealed class RedisAttachmentStore : IAttachmentStore
     public Task<IReadOnlyList<AttachmentRecord>> ClaimUploadChecksAsync(DateTimeOffset now, int limit, CancellationToken cancellationToken) =>
         _retry.RunAsync("attachment.check", async () =>
         {
-            var due = await Db.SortedSetRangeByScoreAsync(UploadChecks, double.NegativeInfinity, now.ToUnixTimeMilliseconds(), take: limit).ConfigureAwait(false);
-            var claimed = new List<string>(due.Length);
-            foreach (var member in due)
-            {
-                // ZREM decides which sweeper owns the check.
-                if (await Db.SortedSetRemoveAsync(UploadChecks, member).ConfigureAwait(false))
-                {
-                    claimed.Add((string)member!);
-                }
-            }
-
-            var records = await ReadAsync(claimed).ConfigureAwait(false);
+            var records = await ReadAsync(await ClaimDueAsync(UploadChecks, now, limit).ConfigureAwait(false)).ConfigureAwait(false);
             return (IReadOnlyList<AttachmentRecord>)records.OfType<AttachmentRecord>().ToArray();
         }, cancellationToken);
 
@@ -121,6 +102,23 @@ internal sealed class RedisAttachmentStore : IAttachmentStore
 
     public Task RescheduleAsync(string attachmentId, string objectKey, DateTimeOffset at, CancellationToken cancellationToken) =>
         _retry.RunAsync("attachment.reschedule", () => Db.SortedSetAddAsync(ExpiryIndex, Member(attachmentId, objectKey), at.ToUnixTimeMilliseconds()), cancellationToken);
+
+    // The members of a work index due at `now` that this caller claimed: ZREM decides which sweeper owns each.
+    private async Task<List<string>> ClaimDueAsync(RedisKey index, DateTimeOffset now, int limit)
+    {
+        var db = Db;
+        var due = await db.SortedSetRangeByScoreAsync(index, double.NegativeInfinity, now.ToUnixTimeMilliseconds(), take: limit).ConfigureAwait(false);
+        var claimed = new List<string>(due.Length);
+        foreach (var member in due)
+        {
+            if (await db.SortedSetRemoveAsync(index, member).ConfigureAwait(false))
+            {
+                claimed.Add((string)member!);
+            }
+        }
+
+        return claimed;
+    }
 
     private async Task<AttachmentRecord?[]> ReadAsync(IReadOnlyList<string> attachmentIds)
     {
