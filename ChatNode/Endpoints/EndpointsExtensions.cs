@@ -11,6 +11,7 @@ public static class EndpointsExtensions
     {
         services.AddOptions<DevOptions>().Bind(configuration.GetSection(DevOptions.Section)).ValidateOnStart();
         services.TryAddSingleton<WebSocketEndpoint>();
+        services.TryAddSingleton<RawWebSocketHandler>();
         services.TryAddSingleton<ConnectRouter>();
         services.TryAddSingleton<AdminAuth>();
         services.TryAddSingleton<ListenerPlanes>();

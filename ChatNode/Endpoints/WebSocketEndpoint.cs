@@ -102,33 +102,37 @@ public sealed class WebSocketEndpoint : IDisposable
         _connectLimiter.Dispose();
     }
 
-    public async Task HandleAsync(HttpContext context)
+    /// <summary>Serves an upgrade that came through the HTTP pipeline.</summary>
+    public Task HandleAsync(HttpContext context) => HandleAsync(new HttpUpgradeRequest(context));
+
+    /// <summary>Serves one <c>GET /ws</c>: refuses it with an HTTP error, redirects it, or runs the connection until it ends.</summary>
+    public async Task HandleAsync(UpgradeRequest upgrade)
     {
-        if (!context.WebSockets.IsWebSocketRequest)
+        if (!upgrade.IsWebSocketRequest)
         {
-            await Refuse(context, StatusCodes.Status400BadRequest, "this endpoint only accepts WebSocket upgrades").ConfigureAwait(false);
+            await Refuse(upgrade, StatusCodes.Status400BadRequest, "this endpoint only accepts WebSocket upgrades").ConfigureAwait(false);
             return;
         }
 
-        if (!_tokens.TryValidate(ReadToken(context.Request), out var identity, out var reason))
+        if (!_tokens.TryValidate(upgrade.Token, out var identity, out var reason))
         {
-            await Refuse(context, StatusCodes.Status401Unauthorized, reason).ConfigureAwait(false);
+            await Refuse(upgrade, StatusCodes.Status401Unauthorized, reason).ConfigureAwait(false);
             return;
         }
 
-        if (!FrameCodec.TryGetEncoding(context.WebSockets.WebSocketRequestedProtocols, out var encoding, out var subprotocol))
+        if (!FrameCodec.TryGetEncoding(upgrade.RequestedProtocols, out var encoding, out var subprotocol))
         {
-            await Refuse(context, StatusCodes.Status400BadRequest, $"request the subprotocol {ChatProtocol.ProtoSubprotocol} or {ChatProtocol.JsonSubprotocol}").ConfigureAwait(false);
+            await Refuse(upgrade, StatusCodes.Status400BadRequest, $"request the subprotocol {ChatProtocol.ProtoSubprotocol} or {ChatProtocol.JsonSubprotocol}").ConfigureAwait(false);
             return;
         }
 
         // A node serves only the users it is the target owner of: others learn where to go, before anything is
         // registered here.
-        if (await _router.RouteAsync(identity.UserId, context.Request.Query[ConnectRouter.EpochParameter], context.RequestAborted).ConfigureAwait(false) is var (owner, epoch))
+        if (await _router.RouteAsync(identity.UserId, upgrade.Query(ConnectRouter.EpochParameter), upgrade.Aborted).ConfigureAwait(false) is var (owner, epoch))
         {
-            using var redirected = await context.WebSockets.AcceptWebSocketAsync(subprotocol).ConfigureAwait(false);
-            await redirected.SendAsync(FrameCodec.Encode(Frames.Redirect(owner.WebSocketUrl, owner.NodeId, epoch), encoding), FrameCodec.MessageType(encoding), true, context.RequestAborted).ConfigureAwait(false);
-            await redirected.CloseOutputAsync((WebSocketCloseStatus)(int)CloseCode.Redirect, "user owned by " + owner.NodeId, context.RequestAborted).ConfigureAwait(false);
+            using var redirected = await upgrade.AcceptAsync(subprotocol, _options.KeepAliveInterval, _options.KeepAliveTimeout).ConfigureAwait(false);
+            await redirected.SendAsync(FrameCodec.Encode(Frames.Redirect(owner.WebSocketUrl, owner.NodeId, epoch), encoding), FrameCodec.MessageType(encoding), true, upgrade.Aborted).ConfigureAwait(false);
+            await redirected.CloseOutputAsync((WebSocketCloseStatus)(int)CloseCode.Redirect, "user owned by " + owner.NodeId, upgrade.Aborted).ConfigureAwait(false);
             _fleetMetrics.Redirected();
             return;
         }
@@ -141,8 +145,7 @@ public sealed class WebSocketEndpoint : IDisposable
             if (!connect.IsAcquired)
             {
                 _metrics.ConnectRateLimited();
-                context.Response.Headers.RetryAfter = "5";
-                await Refuse(context, StatusCodes.Status429TooManyRequests, "too many connects of this client, retry later", log: false).ConfigureAwait(false);
+                await Refuse(upgrade, StatusCodes.Status429TooManyRequests, "too many connects of this client, retry later", retryAfterSeconds: 5, log: false).ConfigureAwait(false);
                 return;
             }
         }
@@ -150,26 +153,21 @@ public sealed class WebSocketEndpoint : IDisposable
         ClientRegistration registration;
         try
         {
-            registration = await _clients.RegisterAsync(address, _limits.MaxClientsPerUser, identity.IssuedAt, context.RequestAborted).ConfigureAwait(false);
+            registration = await _clients.RegisterAsync(address, _limits.MaxClientsPerUser, identity.IssuedAt, upgrade.Aborted).ConfigureAwait(false);
         }
         catch (StoreUnavailableException)
         {
-            await Refuse(context, StatusCodes.Status503ServiceUnavailable, "store unavailable, retry with backoff").ConfigureAwait(false);
+            await Refuse(upgrade, StatusCodes.Status503ServiceUnavailable, "store unavailable, retry with backoff").ConfigureAwait(false);
             return;
         }
         catch (StoreFullException)
         {
             // Only a client not registered yet needs room in the store; registered ones connect and read as usual.
-            await Refuse(context, StatusCodes.Status503ServiceUnavailable, "store full: no new client can register now, retry with backoff").ConfigureAwait(false);
+            await Refuse(upgrade, StatusCodes.Status503ServiceUnavailable, "store full: no new client can register now, retry with backoff").ConfigureAwait(false);
             return;
         }
 
-        using var socket = await context.WebSockets.AcceptWebSocketAsync(new WebSocketAcceptContext
-        {
-            SubProtocol = subprotocol,
-            KeepAliveInterval = _options.KeepAliveInterval,
-            KeepAliveTimeout = _options.KeepAliveTimeout,
-        }).ConfigureAwait(false);
+        using var socket = await upgrade.AcceptAsync(subprotocol, _options.KeepAliveInterval, _options.KeepAliveTimeout).ConfigureAwait(false);
 
         // Refusals of a registration come after the upgrade so that browsers, which cannot read an HTTP error, see the reason.
         var refusal = registration switch
@@ -185,8 +183,8 @@ public sealed class WebSocketEndpoint : IDisposable
         };
         if (refusal is var (error, code, closeReason))
         {
-            await socket.SendAsync(FrameCodec.Encode(error, encoding), FrameCodec.MessageType(encoding), true, context.RequestAborted).ConfigureAwait(false);
-            await socket.CloseOutputAsync((WebSocketCloseStatus)(int)code, closeReason, context.RequestAborted).ConfigureAwait(false);
+            await socket.SendAsync(FrameCodec.Encode(error, encoding), FrameCodec.MessageType(encoding), true, upgrade.Aborted).ConfigureAwait(false);
+            await socket.CloseOutputAsync((WebSocketCloseStatus)(int)code, closeReason, upgrade.Aborted).ConfigureAwait(false);
             EndpointLog.ConnectionRefused(_logger, $"{address}: {closeReason}");
             return;
         }
@@ -399,27 +397,15 @@ public sealed class WebSocketEndpoint : IDisposable
         }
     }
 
-    private static string? ReadToken(HttpRequest request)
-    {
-        var header = request.Headers.Authorization.ToString();
-        if (header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
-        {
-            return header["Bearer ".Length..].Trim();
-        }
-
-        return request.Query["access_token"].ToString() is { Length: > 0 } query ? query : null;
-    }
-
     // `log: false` for refusals a client loop can repeat by the hundred a second (they are counted instead).
-    private Task Refuse(HttpContext context, int status, string reason, bool log = true)
+    private Task Refuse(UpgradeRequest upgrade, int status, string reason, int? retryAfterSeconds = null, bool log = true)
     {
         if (log)
         {
             EndpointLog.ConnectionRefused(_logger, reason);
         }
 
-        context.Response.StatusCode = status;
-        return context.Response.WriteAsJsonAsync(new RefusalBody(reason), RefusalContext.Default.RefusalBody, cancellationToken: context.RequestAborted);
+        return upgrade.RefuseAsync(status, reason, retryAfterSeconds);
     }
 
     /// <summary>Bounds the requests of one connection processed at once, and waits for them when the connection ends.</summary>

@@ -94,7 +94,7 @@ public static class ChatNodeHost
             kestrel.AddServerHeader = false;
 
             // Order matters: NodeLifecycle and ListenerPlanes read the bound addresses in this order (client, peer, admin).
-            Listen(kestrel, new Uri(listen.Listen), HttpProtocols.Http1);
+            Listen(kestrel, new Uri(listen.Listen), HttpProtocols.Http1, raw: listen.RawWebSocket);
             Listen(kestrel, new Uri(listen.PeerListen), HttpProtocols.Http2);
             if (listen.AdminListen.Length > 0)
             {
@@ -147,9 +147,17 @@ public static class ChatNodeHost
     public static string ListenUrl(this WebApplication app) =>
         app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
 
-    private static void Listen(KestrelServerOptions kestrel, Uri url, HttpProtocols protocols)
+    private static void Listen(KestrelServerOptions kestrel, Uri url, HttpProtocols protocols, bool raw = false)
     {
-        void Configure(ListenOptions options) => options.Protocols = protocols;
+        void Configure(ListenOptions options)
+        {
+            options.Protocols = protocols;
+            if (raw)
+            {
+                options.UseRawWebSockets();
+            }
+        }
+
         switch (url.Host)
         {
             case "localhost":

@@ -15,6 +15,13 @@ public sealed class NodeOptions
 
     /// <summary>The listen URL of <c>/metrics</c> (and the probes) for the monitoring system; empty: no metrics endpoint.</summary>
     public string AdminListen { get; set; } = "http://127.0.0.1:9280";
+
+    /// <summary>
+    /// Serve a connection's first request <c>GET /ws</c> with the node's own WebSocket handshake, ahead of the HTTP
+    /// pipeline, so no HTTP request state lives under the socket (docs/performance.md). False: every upgrade goes
+    /// through ASP.NET Core. Same protocol either way. Default true.
+    /// </summary>
+    public bool RawWebSocket { get; set; } = true;
 }
 
 internal sealed class NodeOptionsValidator : IValidateOptions<NodeOptions>
