@@ -25,6 +25,21 @@ public sealed class RawWebSocketHandler(WebSocketEndpoint endpoint, IOptions<Kes
     /// <summary>Connection middleware: serves the connection if it starts with a <c>/ws</c> request, else passes it on.</summary>
     public async Task OnConnectionAsync(ConnectionContext connection, ConnectionDelegate next)
     {
+        var (passOn, upgrade) = await ReadRequestAsync(connection).ConfigureAwait(false);
+        if (passOn)
+        {
+            await next(connection).ConfigureAwait(false);
+        }
+        else if (upgrade is not null)
+        {
+            await endpoint.HandleAsync(upgrade).ConfigureAwait(false);
+        }
+    }
+
+    // Reads a /ws request head; passes on anything else. The head's deadline (a timer) ends with the head: an open
+    // connection keeps none.
+    private async Task<(bool PassOn, RawUpgradeRequest? Upgrade)> ReadRequestAsync(ConnectionContext connection)
+    {
         var input = connection.Transport.Input;
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(connection.ConnectionClosed);
         deadline.CancelAfter(_limits.RequestHeadersTimeout);
@@ -35,33 +50,30 @@ public sealed class RawWebSocketHandler(WebSocketEndpoint endpoint, IOptions<Kes
         }
         catch (OperationCanceledException)
         {
-            return;
+            return (false, null);
         }
 
         // Decided on the first bytes only; anything else, including a request line split before its eighth byte,
         // is left unread for the HTTP pipeline, which serves /ws too.
-        var start = read.Buffer;
-        if (!IsWsRequest(start))
+        if (!IsWsRequest(read.Buffer))
         {
-            input.AdvanceTo(start.Start);
-            await next(connection).ConfigureAwait(false);
-            return;
+            input.AdvanceTo(read.Buffer.Start);
+            return (true, null);
         }
 
         var head = await ReadHeadAsync(connection, read, deadline.Token).ConfigureAwait(false);
         if (head is null)
         {
-            return;
+            return (false, null);
         }
 
         var upgrade = RawUpgradeRequest.Parse(head, connection);
         if (upgrade is null)
         {
             await RawUpgradeRequest.WriteRefusalAsync(connection.Transport.Output, 400, "malformed request head", null, connection.ConnectionClosed).ConfigureAwait(false);
-            return;
         }
 
-        await endpoint.HandleAsync(upgrade).ConfigureAwait(false);
+        return (false, upgrade);
     }
 
     // "GET /ws" followed by a space or a query.
@@ -173,10 +185,14 @@ public static class RawWebSocketExtensions
 internal sealed class RawUpgradeRequest : UpgradeRequest
 {
     private const string AcceptGuid = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+    private static readonly Dictionary<string, string> NoHeaders = [];
+    private static readonly Dictionary<string, Microsoft.Extensions.Primitives.StringValues> NoQuery = [];
 
     private readonly ConnectionContext _connection;
-    private readonly Dictionary<string, string> _headers;
-    private readonly Dictionary<string, Microsoft.Extensions.Primitives.StringValues> _query;
+
+    // Released at the upgrade: the endpoint keeps this request for the life of the connection.
+    private Dictionary<string, string> _headers;
+    private Dictionary<string, Microsoft.Extensions.Primitives.StringValues> _query;
 
     private RawUpgradeRequest(ConnectionContext connection, Dictionary<string, string> headers, Dictionary<string, Microsoft.Extensions.Primitives.StringValues> query)
     {
@@ -246,6 +262,7 @@ internal sealed class RawUpgradeRequest : UpgradeRequest
 #pragma warning disable CA5350
         var accept = Convert.ToBase64String(System.Security.Cryptography.SHA1.HashData(Encoding.ASCII.GetBytes(Header("Sec-WebSocket-Key") + AcceptGuid)));
 #pragma warning restore CA5350
+        (_headers, _query) = (NoHeaders, NoQuery);
         var response = $"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Accept: {accept}\r\nSec-WebSocket-Protocol: {subprotocol}\r\n\r\n";
         var output = _connection.Transport.Output;
         await output.WriteAsync(Encoding.ASCII.GetBytes(response), _connection.ConnectionClosed).ConfigureAwait(false);
