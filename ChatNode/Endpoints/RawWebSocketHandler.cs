@@ -89,8 +89,8 @@ public sealed class RawWebSocketHandler(WebSocketEndpoint endpoint, IOptions<Kes
         return first[..WsRequest.Length].SequenceEqual(WsRequest) && first[^1] is (byte)' ' or (byte)'?';
     }
 
-    // The request head up to and including its empty line, from the first read on; or null (connection gone, too slow, or too large: the
-    // last answered 431 as Kestrel would).
+    // The request head up to and including its empty line, from the first read on; or null: the connection went away,
+    // was too slow, or sent a head too large (answered 431, as Kestrel would).
     private async Task<byte[]?> ReadHeadAsync(ConnectionContext connection, ReadResult read, CancellationToken cancellationToken)
     {
         var input = connection.Transport.Input;
