@@ -44,9 +44,12 @@ public sealed class ClientConnection : IDisposable
     private int _roomNeeded;
     private CloseRequest? _closeAfterResult;
 
-    public ClientConnection(WebSocket socket, ClientAddress address, FrameEncoding encoding, ConnectionOptions options, ConnectionMetrics metrics, TimeProvider time)
+    /// <param name="keepAlive">The transport under <paramref name="socket"/> when <see cref="KeepAliveSweep"/> keeps it alive
+    /// (the WebSocket then runs no keep-alive timer of its own).</param>
+    public ClientConnection(WebSocket socket, ClientAddress address, FrameEncoding encoding, ConnectionOptions options, ConnectionMetrics metrics, TimeProvider time, IKeepAliveTransport? keepAlive = null)
     {
         _socket = socket;
+        KeepAlive = keepAlive;
         Address = address;
         Encoding = encoding;
         _options = options;
@@ -57,6 +60,9 @@ public sealed class ClientConnection : IDisposable
     }
 
     public long Id { get; }
+
+    /// <summary>The transport the node keeps alive with <see cref="KeepAliveSweep"/>; null when the WebSocket does itself.</summary>
+    public IKeepAliveTransport? KeepAlive { get; }
 
     public ClientAddress Address { get; }
 

@@ -2,6 +2,7 @@ using System.Buffers;
 using System.IO.Pipelines;
 using System.Net.WebSockets;
 using System.Text;
+using ChatNode.Connections;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
@@ -17,7 +18,7 @@ namespace ChatNode.Endpoints;
 /// that is not the first request of its connection) goes on to the HTTP pipeline, whose <c>/ws</c> route behaves
 /// the same.
 /// </summary>
-public sealed class RawWebSocketHandler(WebSocketEndpoint endpoint, IOptions<KestrelServerOptions> kestrel)
+public sealed class RawWebSocketHandler(WebSocketEndpoint endpoint, IOptions<KestrelServerOptions> kestrel, TimeProvider time)
 {
     private static readonly byte[] WsRequest = "GET /ws"u8.ToArray();
     private readonly KestrelServerLimits _limits = kestrel.Value.Limits;
@@ -67,7 +68,7 @@ public sealed class RawWebSocketHandler(WebSocketEndpoint endpoint, IOptions<Kes
             return (false, null);
         }
 
-        var upgrade = RawUpgradeRequest.Parse(head, connection);
+        var upgrade = RawUpgradeRequest.Parse(head, connection, time);
         if (upgrade is null)
         {
             await RawUpgradeRequest.WriteRefusalAsync(connection.Transport.Output, 400, "malformed request head", null, connection.ConnectionClosed).ConfigureAwait(false);
@@ -189,14 +190,17 @@ internal sealed class RawUpgradeRequest : UpgradeRequest
     private static readonly Dictionary<string, Microsoft.Extensions.Primitives.StringValues> NoQuery = [];
 
     private readonly ConnectionContext _connection;
+    private readonly TimeProvider _time;
+    private IKeepAliveTransport? _keepAlive;
 
     // Released at the upgrade: the endpoint keeps this request for the life of the connection.
     private Dictionary<string, string> _headers;
     private Dictionary<string, Microsoft.Extensions.Primitives.StringValues> _query;
 
-    private RawUpgradeRequest(ConnectionContext connection, Dictionary<string, string> headers, Dictionary<string, Microsoft.Extensions.Primitives.StringValues> query)
+    private RawUpgradeRequest(ConnectionContext connection, TimeProvider time, Dictionary<string, string> headers, Dictionary<string, Microsoft.Extensions.Primitives.StringValues> query)
     {
         _connection = connection;
+        _time = time;
         _headers = headers;
         _query = query;
     }
@@ -215,10 +219,12 @@ internal sealed class RawUpgradeRequest : UpgradeRequest
 
     public override CancellationToken Aborted => _connection.ConnectionClosed;
 
+    public override IKeepAliveTransport? KeepAlive => _keepAlive;
+
     public override string? Query(string name) => _query.TryGetValue(name, out var values) ? values.ToString() : null;
 
     /// <summary>Parses a request head (request line "GET /ws[?query] HTTP/1.1" and headers); null if malformed.</summary>
-    public static RawUpgradeRequest? Parse(byte[] head, ConnectionContext connection)
+    public static RawUpgradeRequest? Parse(byte[] head, ConnectionContext connection, TimeProvider time)
     {
         // Header bytes outside ASCII are kept one char per byte; none of the headers read here may carry them.
         var lines = Encoding.Latin1.GetString(head).Split("\r\n");
@@ -249,7 +255,7 @@ internal sealed class RawUpgradeRequest : UpgradeRequest
 
         var queryStart = target.IndexOf('?', StringComparison.Ordinal);
         var query = queryStart < 0 ? [] : Microsoft.AspNetCore.WebUtilities.QueryHelpers.ParseQuery(target[queryStart..]);
-        return new RawUpgradeRequest(connection, headers, query);
+        return new RawUpgradeRequest(connection, time, headers, query);
     }
 
     public override Task RefuseAsync(int status, string reason, int? retryAfterSeconds = null) =>
@@ -266,12 +272,15 @@ internal sealed class RawUpgradeRequest : UpgradeRequest
         var response = $"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Accept: {accept}\r\nSec-WebSocket-Protocol: {subprotocol}\r\n\r\n";
         var output = _connection.Transport.Output;
         await output.WriteAsync(Encoding.ASCII.GetBytes(response), _connection.ConnectionClosed).ConfigureAwait(false);
-        return WebSocket.CreateFromStream(new DuplexPipeStream(_connection.Transport), new WebSocketCreationOptions
+        // The node keeps the socket alive itself (KeepAliveSweep, one walk for all connections): no timer here.
+        // The WebSocket owns (and disposes) the stream.
+        var stream = new DuplexPipeStream(_connection.Transport, _time);
+        _keepAlive = stream;
+        return WebSocket.CreateFromStream(stream, new WebSocketCreationOptions
         {
             IsServer = true,
             SubProtocol = subprotocol,
-            KeepAliveInterval = keepAliveInterval,
-            KeepAliveTimeout = keepAliveTimeout,
+            KeepAliveInterval = Timeout.InfiniteTimeSpan,
         });
     }
 
@@ -308,11 +317,26 @@ internal sealed class RawUpgradeRequest : UpgradeRequest
     }
 }
 
-/// <summary>A connection's pipes as the stream <see cref="WebSocket.CreateFromStream(Stream, WebSocketCreationOptions)"/> reads and writes.</summary>
-internal sealed class DuplexPipeStream(IDuplexPipe pipe) : Stream
+/// <summary>
+/// A connection's pipes as the stream <see cref="WebSocket.CreateFromStream(Stream, WebSocketCreationOptions)"/> reads
+/// and writes, reading from and writing into the pipes' pooled memory. It notes when the client last sent anything,
+/// and can write a ping between the WebSocket's frames (<see cref="IKeepAliveTransport"/>): each of the WebSocket's
+/// writes is one whole frame, and writes are serialized.
+/// </summary>
+internal sealed class DuplexPipeStream(IDuplexPipe pipe, TimeProvider time) : Stream, IKeepAliveTransport
 {
-    private readonly Stream _input = pipe.Input.AsStream(leaveOpen: true);
-    private readonly Stream _output = pipe.Output.AsStream(leaveOpen: true);
+    // A server's ping: FIN, opcode 9, unmasked, no payload.
+    private static readonly byte[] PingFrame = [0x89, 0x00];
+
+    private readonly PipeReader _input = pipe.Input;
+    private readonly PipeWriter _output = pipe.Output;
+    private readonly SemaphoreSlim _writing = new(1, 1);
+    private long _lastReceived = time.GetTimestamp();
+    private long _lastPinged;
+
+    public long LastReceived => Volatile.Read(ref _lastReceived);
+
+    public long LastPinged => Volatile.Read(ref _lastPinged);
 
     public override bool CanRead => true;
 
@@ -328,27 +352,119 @@ internal sealed class DuplexPipeStream(IDuplexPipe pipe) : Stream
         set => throw new NotSupportedException();
     }
 
-    public override int Read(byte[] buffer, int offset, int count) => _input.Read(buffer, offset, count);
+    public ValueTask PingAsync(CancellationToken cancellationToken)
+    {
+        // A frame being written is traffic already; the next walk pings if the client stays silent.
+        if (!_writing.Wait(0, CancellationToken.None))
+        {
+            return ValueTask.CompletedTask;
+        }
+
+        Volatile.Write(ref _lastPinged, time.GetTimestamp());
+        try
+        {
+            _output.Write(PingFrame);
+            var flush = _output.FlushAsync(cancellationToken);
+            if (flush.IsCompletedSuccessfully)
+            {
+                _ = flush.Result;
+                _writing.Release();
+                return ValueTask.CompletedTask;
+            }
+
+            return ReleaseAfterAsync(flush);
+        }
+        catch
+        {
+            _writing.Release();
+            throw;
+        }
+    }
+
+    public override int Read(byte[] buffer, int offset, int count) => ReadAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
 
     public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-        _input.ReadAsync(buffer, offset, count, cancellationToken);
+        ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
 
-    public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) =>
-        _input.ReadAsync(buffer, cancellationToken);
+    public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        while (true)
+        {
+            var read = await _input.ReadAsync(cancellationToken).ConfigureAwait(false);
+            if (read.IsCanceled)
+            {
+                throw new OperationCanceledException(cancellationToken);
+            }
 
-    public override void Write(byte[] buffer, int offset, int count) => _output.Write(buffer, offset, count);
+            var available = read.Buffer;
+            if (!available.IsEmpty)
+            {
+                var count = (int)Math.Min(available.Length, buffer.Length);
+                available.Slice(0, count).CopyTo(buffer.Span);
+                _input.AdvanceTo(available.GetPosition(count));
+                Volatile.Write(ref _lastReceived, time.GetTimestamp());
+                return count;
+            }
+
+            _input.AdvanceTo(available.End);
+            if (read.IsCompleted)
+            {
+                return 0;
+            }
+        }
+    }
+
+    public override void Write(byte[] buffer, int offset, int count) => WriteAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
 
     public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-        _output.WriteAsync(buffer, offset, count, cancellationToken);
+        WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
 
-    public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default) =>
-        _output.WriteAsync(buffer, cancellationToken);
+    public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        await _writing.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            _output.Write(buffer.Span);
+            if ((await _output.FlushAsync(cancellationToken).ConfigureAwait(false)).IsCanceled)
+            {
+                throw new OperationCanceledException(cancellationToken);
+            }
+        }
+        finally
+        {
+            _writing.Release();
+        }
+    }
 
-    public override void Flush() => _output.Flush();
+    public override void Flush()
+    {
+    }
 
-    public override Task FlushAsync(CancellationToken cancellationToken) => _output.FlushAsync(cancellationToken);
+    private async ValueTask ReleaseAfterAsync(ValueTask<FlushResult> flush)
+    {
+        try
+        {
+            await flush.ConfigureAwait(false);
+        }
+        finally
+        {
+            _writing.Release();
+        }
+    }
+
+    public override Task FlushAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
     public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
 
     public override void SetLength(long value) => throw new NotSupportedException();
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing)
+        {
+            _writing.Dispose();
+        }
+
+        base.Dispose(disposing);
+    }
 }

@@ -1,4 +1,5 @@
 using System.Net.WebSockets;
+using ChatNode.Connections;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Primitives;
 
@@ -29,8 +30,17 @@ public abstract class UpgradeRequest
     /// <summary>Answers with an HTTP error and a JSON body <c>{"error": reason}</c>; with a <c>Retry-After</c> when given.</summary>
     public abstract Task RefuseAsync(int status, string reason, int? retryAfterSeconds = null);
 
-    /// <summary>Answers 101 with <paramref name="subprotocol"/> and returns the server side of the WebSocket.</summary>
+    /// <summary>
+    /// Answers 101 with <paramref name="subprotocol"/> and returns the server side of the WebSocket, kept alive with the
+    /// given ping interval and pong timeout (by the WebSocket's timer, or by the node when <see cref="KeepAlive"/> is set).
+    /// </summary>
     public abstract Task<WebSocket> AcceptAsync(string subprotocol, TimeSpan keepAliveInterval, TimeSpan keepAliveTimeout);
+
+    /// <summary>
+    /// After <see cref="AcceptAsync"/>: the transport under the WebSocket if the node keeps it alive itself
+    /// (<see cref="KeepAliveSweep"/>); null when the WebSocket runs its own keep-alive timer.
+    /// </summary>
+    public virtual IKeepAliveTransport? KeepAlive => null;
 
     /// <summary>The bearer token of an <c>Authorization</c> header value, or null.</summary>
     protected static string? BearerToken(string? authorization) =>

@@ -189,7 +189,7 @@ public sealed class WebSocketEndpoint : IDisposable
             return;
         }
 
-        using var connection = new ClientConnection(socket, address, encoding, _options, _metrics, _time);
+        using var connection = new ClientConnection(socket, address, encoding, _options, _metrics, _time, upgrade.KeepAlive);
         await RunAsync(connection, identity).ConfigureAwait(false);
     }
 

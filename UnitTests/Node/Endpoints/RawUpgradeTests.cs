@@ -133,9 +133,69 @@ public sealed class RawUpgradeTests
         }
     }
 
-    private static async Task<TestNode> StartAsync(bool raw, PipelineCounter seen, Action<KestrelServerOptions>? kestrel = null)
+    [Test]
+    public async Task A_silent_client_is_pinged_then_aborted_while_one_that_answers_pings_stays()
     {
-        var settings = new Dictionary<string, string?> { ["Node:RawWebSocket"] = raw ? "true" : "false" };
+        await using var node = await StartAsync(raw: true, new PipelineCounter(), settings: new Dictionary<string, string?>
+        {
+            ["Node:KeepAliveInterval"] = "00:00:01",
+            ["Node:KeepAliveTimeout"] = "00:00:01",
+        });
+        await using var answering = await RawSocket.ConnectAsync(node.WsUrl, node.Token(TestEnvironment.NewId("alive"), "phone"));
+        await Poll.UntilAsync(async () => (await answering.ReceiveAsync())?.InboxReplayed is not null, "the answering client's replay to end");
+        var receiving = answering.ReceiveAsync(TimeSpan.FromSeconds(60)); // nothing more comes; a pending receive answers pings
+
+        using var tcp = await ConnectTcpAsync(node);
+        var stream = tcp.GetStream();
+        await WriteAsync(stream, UpgradeHead(node.Token(TestEnvironment.NewId("silent"), "phone")));
+        Assert.That((await ReadResponseAsync(stream)).Status, Is.EqualTo(101));
+        var opcodes = new List<int>();
+        using var deadline = new CancellationTokenSource(Poll.DefaultTimeout);
+        try
+        {
+            // Read frames and answer nothing, until the node ends the connection.
+            while (await ReadFrameOpcodeAsync(stream, deadline.Token) is { } opcode)
+            {
+                opcodes.Add(opcode);
+            }
+        }
+        catch (IOException)
+        {
+            // An abort may reset the connection instead of closing it.
+        }
+
+        Assert.That(deadline.IsCancellationRequested, Is.False, "the node ended the silent connection");
+        Assert.That(opcodes, Does.Contain(0x9), "a ping came before the abort");
+        Assert.That(opcodes, Does.Not.Contain(0x8), "no close handshake with a dead peer");
+        Assert.That(receiving.IsCompleted, Is.False, "the client that answers pings is still connected");
+        Assert.That(answering.State, Is.EqualTo(WebSocketState.Open));
+    }
+
+    // The opcode of the next server frame (payload skipped), or null at the end of the stream.
+    private static async Task<int?> ReadFrameOpcodeAsync(NetworkStream stream, CancellationToken cancellationToken)
+    {
+        var header = new byte[2];
+        if (await stream.ReadAtLeastAsync(header, 2, throwOnEndOfStream: false, cancellationToken) < 2)
+        {
+            return null;
+        }
+
+        long length = header[1] & 0x7F;
+        if (length >= 126)
+        {
+            var extended = new byte[length == 126 ? 2 : 8];
+            await stream.ReadExactlyAsync(extended, cancellationToken);
+            length = extended.Aggregate(0L, (sum, b) => (sum << 8) | b);
+        }
+
+        await stream.ReadExactlyAsync(new byte[length], cancellationToken);
+        return header[0] & 0x0F;
+    }
+
+    private static async Task<TestNode> StartAsync(bool raw, PipelineCounter seen, Action<KestrelServerOptions>? kestrel = null, Dictionary<string, string?>? settings = null)
+    {
+        settings ??= [];
+        settings["Node:RawWebSocket"] = raw ? "true" : "false";
         return await TestNode.StartAsync(settings, StoreBackend.Memory, services: s =>
         {
             s.AddSingleton<IStartupFilter>(seen);
