@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs the test suite in two tiers: the fast tier first (tests marked [Fast]: no external service, fake clocks,
-# in-memory store and registry; well under 30 s), then the services this run needs are started (only those not already
+# in-memory store and registry; about 35 s), then the services this run needs are started (only those not already
 # running) and the integration tier runs against them; the services this run started are stopped again (also on
 # failure or Ctrl-C). Exits non-zero if either tier failed; each tier writes its own TRX to build/test-results/.
 #

@@ -8,7 +8,8 @@ namespace ChatNode.Connections;
 /// the node instead of a timer per connection: a connection that sent nothing for
 /// <see cref="ConnectionOptions.KeepAliveInterval"/> gets a ping (once an interval); one silent for the interval and
 /// <see cref="ConnectionOptions.KeepAliveTimeout"/> more is aborted, as a dead peer. The walk runs every quarter of the
-/// shorter of the two. Runs at <see cref="LifecycleStage.Background"/>; its loop is owned here and awaited on stop.
+/// shorter of the two (<see cref="Period"/>). Runs at <see cref="LifecycleStage.Background"/>; its loop is owned here
+/// and awaited on stop.
 /// </summary>
 public sealed class KeepAliveSweep : ILifecycleParticipant
 {
@@ -27,8 +28,8 @@ public sealed class KeepAliveSweep : ILifecycleParticipant
 
     public LifecycleStage Stage => LifecycleStage.Background;
 
-    /// <summary>How often the walk runs.</summary>
-    public TimeSpan Period => TimeSpan.FromTicks(Math.Min(_options.KeepAliveInterval.Ticks, _options.KeepAliveTimeout.Ticks) / 4);
+    /// <summary>How often the walk runs: a quarter of the shorter setting, at least every 50 ms.</summary>
+    public TimeSpan Period => TimeSpan.FromTicks(Math.Max(Math.Min(_options.KeepAliveInterval.Ticks, _options.KeepAliveTimeout.Ticks) / 4, TimeSpan.FromMilliseconds(50).Ticks));
 
     public Task StartAsync(CancellationToken cancellationToken)
     {

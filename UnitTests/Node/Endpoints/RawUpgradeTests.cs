@@ -138,8 +138,8 @@ public sealed class RawUpgradeTests
     {
         await using var node = await StartAsync(raw: true, new PipelineCounter(), settings: new Dictionary<string, string?>
         {
-            ["Node:KeepAliveInterval"] = "00:00:01",
-            ["Node:KeepAliveTimeout"] = "00:00:01",
+            ["Node:KeepAliveInterval"] = "00:00:00.500",
+            ["Node:KeepAliveTimeout"] = "00:00:00.500",
         });
         await using var answering = await RawSocket.ConnectAsync(node.WsUrl, node.Token(TestEnvironment.NewId("alive"), "phone"));
         await Poll.UntilAsync(async () => (await answering.ReceiveAsync())?.InboxReplayed is not null, "the answering client's replay to end");
