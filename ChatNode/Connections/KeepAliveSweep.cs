@@ -23,7 +23,11 @@ public sealed class KeepAliveSweep : ILifecycleParticipant
         _registry = registry;
         _options = options.Value;
         _time = time;
-        _loop = new BackgroundLoop(RunAsync);
+        _loop = BackgroundLoop.Every(Period, time, stoppingToken =>
+        {
+            Sweep(stoppingToken);
+            return Task.CompletedTask;
+        });
     }
 
     public LifecycleStage Stage => LifecycleStage.Background;
@@ -93,21 +97,6 @@ public sealed class KeepAliveSweep : ILifecycleParticipant
             await ping.ConfigureAwait(false);
         }
         catch (Exception ex) when (IsConnectionGone(ex))
-        {
-        }
-    }
-
-    private async Task RunAsync(CancellationToken stoppingToken)
-    {
-        using var timer = new PeriodicTimer(Period, _time);
-        try
-        {
-            while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false))
-            {
-                Sweep(stoppingToken);
-            }
-        }
-        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
         {
         }
     }

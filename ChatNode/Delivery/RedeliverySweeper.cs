@@ -28,7 +28,7 @@ internal sealed class RedeliverySweeper : ILifecycleParticipant
         _options = options.Value;
         _time = time;
         _logger = logger;
-        _loop = new BackgroundLoop(RunAsync);
+        _loop = BackgroundLoop.Every(_options.SweepInterval, time, SweepAsync);
     }
 
     public LifecycleStage Stage => LifecycleStage.Background;
@@ -40,21 +40,6 @@ internal sealed class RedeliverySweeper : ILifecycleParticipant
     }
 
     public Task StopAsync(CancellationToken cancellationToken) => _loop.StopAsync();
-
-    private async Task RunAsync(CancellationToken stoppingToken)
-    {
-        using var timer = new PeriodicTimer(_options.SweepInterval, _time);
-        try
-        {
-            while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false))
-            {
-                await SweepAsync(stoppingToken).ConfigureAwait(false);
-            }
-        }
-        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
-        {
-        }
-    }
 
     internal async Task SweepAsync(CancellationToken cancellationToken)
     {

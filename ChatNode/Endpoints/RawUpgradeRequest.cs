@@ -36,8 +36,7 @@ internal sealed class RawUpgradeRequest : UpgradeRequest
         && Header("Sec-WebSocket-Version") == "13"
         && IsValidKey(Header("Sec-WebSocket-Key"));
 
-    public override string? Token =>
-        BearerToken(Header("Authorization")) ?? (Query("access_token") is { Length: > 0 } query ? query : null);
+    protected override string? Authorization => Header("Authorization");
 
     public override IEnumerable<string> RequestedProtocols =>
         (Header("Sec-WebSocket-Protocol") ?? string.Empty).Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);

@@ -16,7 +16,10 @@ public abstract class UpgradeRequest
     public abstract bool IsWebSocketRequest { get; }
 
     /// <summary>The bearer token of the <c>Authorization</c> header, else the <c>access_token</c> query parameter.</summary>
-    public abstract string? Token { get; }
+    public string? Token => BearerToken(Authorization) ?? (Query("access_token") is { Length: > 0 } query ? query : null);
+
+    /// <summary>The <c>Authorization</c> header, or null.</summary>
+    protected abstract string? Authorization { get; }
 
     /// <summary>The subprotocols the client offers, in its order of preference.</summary>
     public abstract IEnumerable<string> RequestedProtocols { get; }
@@ -42,8 +45,7 @@ public abstract class UpgradeRequest
     /// </summary>
     public virtual IKeepAliveTransport? KeepAlive => null;
 
-    /// <summary>The bearer token of an <c>Authorization</c> header value, or null.</summary>
-    protected static string? BearerToken(string? authorization) =>
+    private static string? BearerToken(string? authorization) =>
         authorization is not null && authorization.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase)
             ? authorization["Bearer ".Length..].Trim()
             : null;
@@ -54,8 +56,7 @@ internal sealed class HttpUpgradeRequest(HttpContext context) : UpgradeRequest
 {
     public override bool IsWebSocketRequest => context.WebSockets.IsWebSocketRequest;
 
-    public override string? Token =>
-        BearerToken(context.Request.Headers.Authorization.ToString()) ?? (Query("access_token") is { Length: > 0 } query ? query : null);
+    protected override string? Authorization => context.Request.Headers.Authorization.ToString();
 
     public override IEnumerable<string> RequestedProtocols => context.WebSockets.WebSocketRequestedProtocols;
 

@@ -16,6 +16,17 @@ public sealed class BackgroundLoop(Func<CancellationToken, Task> loop)
 
     public bool IsRunning => _stop is not null;
 
+    /// <summary>A loop that runs <paramref name="tick"/> once every <paramref name="period"/> (the first after one period) until stopped.</summary>
+    public static BackgroundLoop Every(TimeSpan period, TimeProvider time, Func<CancellationToken, Task> tick) =>
+        new(async stoppingToken =>
+        {
+            using var timer = new PeriodicTimer(period, time);
+            while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false))
+            {
+                await tick(stoppingToken).ConfigureAwait(false);
+            }
+        });
+
     public void Start()
     {
         if (_stop is not null)
