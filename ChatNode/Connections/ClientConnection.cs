@@ -340,7 +340,7 @@ public sealed class ClientConnection : IDisposable
                 }
 
                 var bytes = frame.Bytes(Encoding);
-                await _socket.SendAsync(bytes, type, endOfMessage: true, _abort.Token).ConfigureAwait(false);
+                await _socket.SendAsync(bytes.AsMemory(), type, endOfMessage: true, _abort.Token).ConfigureAwait(false);
                 _metrics.FrameSent(bytes.Length);
                 Released(bytes.Length);
             }

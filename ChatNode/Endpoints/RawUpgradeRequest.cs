@@ -96,16 +96,11 @@ internal sealed class RawUpgradeRequest : UpgradeRequest
         var response = $"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Accept: {accept}\r\nSec-WebSocket-Protocol: {subprotocol}\r\n\r\n";
         var output = _connection.Transport.Output;
         await output.WriteAsync(Encoding.ASCII.GetBytes(response), _connection.ConnectionClosed).ConfigureAwait(false);
-        // The node keeps the socket alive itself (KeepAliveSweep, one walk for all connections): no timer here.
-        // The WebSocket owns (and disposes) the stream.
-        var stream = new DuplexPipeStream(_connection.Transport, _time);
-        _keepAlive = stream;
-        return WebSocket.CreateFromStream(stream, new WebSocketCreationOptions
-        {
-            IsServer = true,
-            SubProtocol = subprotocol,
-            KeepAliveInterval = Timeout.InfiniteTimeSpan,
-        });
+        // The node frames the WebSocket on the connection's pipes and keeps it alive itself (KeepAliveSweep, one walk
+        // for all connections): no stream, no timer here.
+        var socket = new PipeWebSocket(_connection.Transport, subprotocol, _time);
+        _keepAlive = socket;
+        return socket;
     }
 
     /// <summary>Writes an HTTP error with a JSON body <c>{"error": reason}</c>; the connection closes after it.</summary>
