@@ -293,6 +293,14 @@ public sealed class ClientConnection : IDisposable
         catch (ObjectDisposedException)
         {
             // The connection ended (and was disposed) between the caller's snapshot and now: nothing left to stop.
+            return;
+        }
+
+        // An idle writer waits on its wake-up alone (no registration on the token per wait): wake it to see the abort.
+        lock (_gate)
+        {
+            _writerWake?.TrySetResult();
+            _writerWake = null;
         }
     }
 
@@ -326,6 +334,10 @@ public sealed class ClientConnection : IDisposable
                     {
                         break;
                     }
+                    else if (_abort.IsCancellationRequested)
+                    {
+                        return;
+                    }
                     else
                     {
                         _writerWake = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -335,7 +347,8 @@ public sealed class ClientConnection : IDisposable
 
                 if (frame is null)
                 {
-                    await wake!.WaitAsync(_abort.Token).ConfigureAwait(false);
+                    // Woken by a frame queued, a close begun or Abort (a close's deadline only runs once closing).
+                    await wake!.ConfigureAwait(false);
                     continue;
                 }
 

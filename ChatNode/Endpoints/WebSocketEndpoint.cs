@@ -240,7 +240,6 @@ public sealed class WebSocketEndpoint : IDisposable
     private async Task<string> ReceiveLoopAsync(ClientConnection connection, RequestTracker requests, CancellationToken cancellationToken)
     {
         var socket = connection.Socket;
-        var small = new byte[SmallFrameBytes];
         var expected = FrameCodec.MessageType(connection.Encoding);
 
         // The connection's request rate, in tokens: owned by this loop, refilled on use (no shared lock, no timer).
@@ -255,27 +254,41 @@ public sealed class WebSocketEndpoint : IDisposable
 
         while (true)
         {
-            var first = await socket.ReceiveAsync(small.AsMemory(), cancellationToken).ConfigureAwait(false);
-            if (first.MessageType == WebSocketMessageType.Close)
+            // Waits for the next message with no buffer (a zero-byte read): an idle connection holds none. Most
+            // messages fit the small buffer, rented for the message; a longer one moves to one of the full limit.
+            var next = await socket.ReceiveAsync(Memory<byte>.Empty, cancellationToken).ConfigureAwait(false);
+            if (next.MessageType == WebSocketMessageType.Close)
             {
                 return connection.CloseCode?.ToString() ?? "client closed";
             }
 
-            if (first.MessageType != expected)
+            if (next.MessageType != expected)
             {
                 connection.Evict(CloseCode.UnsupportedData, $"expected {expected} frames for this subprotocol");
                 return "unsupported data";
             }
 
+            var small = ArrayPool<byte>.Shared.Rent(SmallFrameBytes);
             byte[]? rented = null;
-            var length = first.Count;
+            var length = 0;
             try
             {
-                if (!first.EndOfMessage)
+                if (!next.EndOfMessage)
+                {
+                    next = await socket.ReceiveAsync(small.AsMemory(0, SmallFrameBytes), cancellationToken).ConfigureAwait(false);
+                    length = next.Count;
+                }
+
+                // A close may come between a message's frames.
+                if (next.MessageType == WebSocketMessageType.Close)
+                {
+                    return connection.CloseCode?.ToString() ?? "client closed";
+                }
+
+                if (!next.EndOfMessage)
                 {
                     rented = ArrayPool<byte>.Shared.Rent(_options.MaxFrameBytes + 1);
                     small.AsSpan(0, length).CopyTo(rented);
-                    ValueWebSocketReceiveResult next;
                     do
                     {
                         if (length > _options.MaxFrameBytes)
@@ -284,6 +297,11 @@ public sealed class WebSocketEndpoint : IDisposable
                         }
 
                         next = await socket.ReceiveAsync(rented.AsMemory(length, _options.MaxFrameBytes + 1 - length), cancellationToken).ConfigureAwait(false);
+                        if (next.MessageType == WebSocketMessageType.Close)
+                        {
+                            return connection.CloseCode?.ToString() ?? "client closed";
+                        }
+
                         length += next.Count;
                     }
                     while (!next.EndOfMessage);
@@ -326,6 +344,7 @@ public sealed class WebSocketEndpoint : IDisposable
             }
             finally
             {
+                ArrayPool<byte>.Shared.Return(small);
                 if (rented is not null)
                 {
                     ArrayPool<byte>.Shared.Return(rented);
