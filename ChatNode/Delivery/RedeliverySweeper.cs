@@ -13,6 +13,9 @@ namespace ChatNode.Delivery;
 /// </summary>
 internal sealed class RedeliverySweeper : ILifecycleParticipant
 {
+    /// <summary>Inbox reads of the resync in flight at once.</summary>
+    internal const int ResyncBatch = 128;
+
     private readonly BackgroundLoop _loop;
     private readonly ConnectionRegistry _registry;
     private readonly DeliveryService _delivery;
@@ -50,7 +53,10 @@ internal sealed class RedeliverySweeper : ILifecycleParticipant
             _nextResync = _time.GetUtcNow() + _options.InboxResyncInterval;
         }
 
+        // Inbox reads go out ResyncBatch at a time: one pipelined flush and one wake-up for many answers, where one read
+        // awaited after another cost the idle node a round trip and two thread wake-ups per connection.
         var storedBeforeUs = (_time.GetUtcNow() - _options.RedeliveryTimeout).ToUnixTimeMilliseconds() * 1000;
+        var reads = resync ? new List<Task>(ResyncBatch) : null;
         foreach (var connection in _registry.Walk())
         {
             if (connection.IsClosing || connection.IsReplaying)
@@ -61,15 +67,38 @@ internal sealed class RedeliverySweeper : ILifecycleParticipant
             try
             {
                 await _delivery.RedeliverAsync(connection, pushedBefore, cancellationToken).ConfigureAwait(false);
-                if (resync)
-                {
-                    await _delivery.ResyncAsync(connection, storedBeforeUs, _options.ReplayPageSize, cancellationToken).ConfigureAwait(false);
-                }
             }
             catch (Exception ex) when (ex is not OperationCanceledException)
             {
                 DeliveryLog.SweepFailed(_logger, ex);
             }
+
+            if (reads is not null)
+            {
+                reads.Add(ResyncAsync(connection, storedBeforeUs, cancellationToken));
+                if (reads.Count == ResyncBatch)
+                {
+                    await Task.WhenAll(reads).ConfigureAwait(false);
+                    reads.Clear();
+                }
+            }
+        }
+
+        if (reads is { Count: > 0 })
+        {
+            await Task.WhenAll(reads).ConfigureAwait(false);
+        }
+    }
+
+    private async Task ResyncAsync(ClientConnection connection, long storedBeforeUs, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await _delivery.ResyncAsync(connection, storedBeforeUs, _options.ReplayPageSize, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            DeliveryLog.SweepFailed(_logger, ex);
         }
     }
 }

@@ -87,6 +87,42 @@ public sealed class DeliveryGuaranteeTests(StoreBackend backend) : NodeFixture(b
         var got = await ChatAssert.ReceiveAsync(b.Messages, 1, "the stored message through the resync sweep", TimeSpan.FromSeconds(10));
         Assert.That(got[0].MessageId, Is.EqualTo(appended.Message.MessageId));
     }
+
+    [Test]
+    public async Task Lost_pushes_of_more_connections_than_one_resync_batch_all_reach_their_clients()
+    {
+        var alice = TestEnvironment.NewId("alice");
+        var users = Enumerable.Range(0, global::ChatNode.Delivery.RedeliverySweeper.ResyncBatch + 5).Select(i => TestEnvironment.NewId($"r{i}")).ToArray();
+        await using var a = await Node.ConnectAsync(alice, "phone");
+        var chat = await a.CreateChatAsync([users[0]]);
+        var clients = new List<ChatClient>();
+        try
+        {
+            foreach (var user in users)
+            {
+                clients.Add(await Node.ConnectAsync(user, "phone"));
+            }
+
+            // One stored message whose live push to every one of them was lost.
+            var draft = new MessageDraft(chat.ChatId, Guid.NewGuid().ToString("N"), alice, "phone", "lost-pushes",
+                new global::ChatNode.Protocol.Store.MessageBody { Text = "never pushed live" }.ToByteArray());
+            var appended = await Node.Services.GetMessages().AppendAsync(draft, CancellationToken.None);
+            await Node.Services.GetInbox().AddAsync([.. users.Select(u => new ClientAddress(u, "phone"))], new InboxEntry(appended.Message!.DeliveryId, appended.Message.SentAtUs), int.MaxValue, CancellationToken.None);
+
+            foreach (var client in clients)
+            {
+                var got = await ChatAssert.ReceiveAsync(client.Messages, 1, "the stored message through the resync sweep", TimeSpan.FromSeconds(10));
+                Assert.That(got[0].MessageId, Is.EqualTo(appended.Message.MessageId));
+            }
+        }
+        finally
+        {
+            foreach (var client in clients)
+            {
+                await client.DisposeAsync();
+            }
+        }
+    }
 }
 
 [TestFixture]
