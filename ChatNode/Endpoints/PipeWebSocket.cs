@@ -188,8 +188,15 @@ internal sealed class PipeWebSocket : WebSocket, IKeepAliveTransport
 
     public override async Task CloseOutputAsync(WebSocketCloseStatus closeStatus, string? statusDescription, CancellationToken cancellationToken)
     {
+        // A reason is cut to what a control frame holds, never inside a character.
         var reason = Encoding.UTF8.GetBytes(statusDescription ?? string.Empty);
-        var payload = new byte[2 + Math.Min(reason.Length, MaxControlPayload - 2)];
+        var length = Math.Min(reason.Length, MaxControlPayload - 2);
+        while (length < reason.Length && (reason[length] & 0xC0) == 0x80)
+        {
+            length--;
+        }
+
+        var payload = new byte[2 + length];
         BinaryPrimitives.WriteUInt16BigEndian(payload, (ushort)closeStatus);
         reason.AsSpan(0, payload.Length - 2).CopyTo(payload.AsSpan(2));
         await SendControlAsync(Opcode.Close, payload, cancellationToken).ConfigureAwait(false);

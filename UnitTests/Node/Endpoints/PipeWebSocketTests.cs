@@ -101,6 +101,15 @@ public sealed class PipeWebSocketTests
     }
 
     [Test]
+    public async Task A_close_reason_longer_than_a_control_frame_is_cut_between_characters()
+    {
+        using var client = ManagedClient();
+        await _server.CloseOutputAsync((WebSocketCloseStatus)4000, new string('é', 100), _timeout.Token);
+        var close = await client.ReceiveAsync(new byte[16], _timeout.Token);
+        Assert.That(close.CloseStatusDescription, Is.EqualTo(new string('é', 61)), "123 bytes hold 61 two-byte characters");
+    }
+
+    [Test]
     public async Task A_ping_is_answered_with_its_payload_and_a_pong_or_any_byte_counts_as_a_sign_of_life()
     {
         var before = _server.LastReceived;
