@@ -240,11 +240,13 @@ internal sealed class PipeWebSocket : WebSocket, IKeepAliveTransport
         {
             if (!_inFrame)
             {
-                var header = ReadHeader(data, out var headerLength);
-                if (header.Step != Step.Received)
+                var step = ReadHeader(data, out var header);
+                if (step != Step.Received)
                 {
-                    return header.Step;
+                    return step;
                 }
+
+                var headerLength = header.HeaderLength;
 
                 if (header.Opcode >= Opcode.Close)
                 {
@@ -323,43 +325,43 @@ internal sealed class PipeWebSocket : WebSocket, IKeepAliveTransport
         }
     }
 
-    private (Step Step, Opcode Opcode, bool IsFinal, long Length, uint Mask) ReadHeader(ReadOnlySequence<byte> data, out int headerLength)
+    private Step ReadHeader(ReadOnlySequence<byte> data, out FrameHeader header)
     {
-        headerLength = 0;
+        header = default;
         Span<byte> head = stackalloc byte[14];
         if (data.Length < 2)
         {
-            return (Step.NeedMore, default, default, default, default);
+            return Step.NeedMore;
         }
 
         data.Slice(0, Math.Min(data.Length, head.Length)).CopyTo(head);
         var opcode = (Opcode)(head[0] & 0x0F);
         var isFinal = (head[0] & Fin) != 0;
         var lengthCode = head[1] & 0x7F;
-        headerLength = 2 + (lengthCode == 126 ? 2 : lengthCode == 127 ? 8 : 0) + 4;
+        var headerLength = 2 + (lengthCode == 126 ? 2 : lengthCode == 127 ? 8 : 0) + 4;
         if ((head[0] & ReservedBits) != 0)
         {
-            return (Fail(WebSocketCloseStatus.ProtocolError, "reserved bits set (no extension was negotiated)"), default, default, default, default);
+            return Fail(WebSocketCloseStatus.ProtocolError, "reserved bits set (no extension was negotiated)");
         }
 
         if (opcode is not (Opcode.Continuation or Opcode.Text or Opcode.Binary or Opcode.Close or Opcode.Ping or Opcode.Pong))
         {
-            return (Fail(WebSocketCloseStatus.ProtocolError, $"unknown opcode {(int)opcode}"), default, default, default, default);
+            return Fail(WebSocketCloseStatus.ProtocolError, $"unknown opcode {(int)opcode}");
         }
 
         if ((head[1] & MaskBit) == 0)
         {
-            return (Fail(WebSocketCloseStatus.ProtocolError, "an unmasked frame from a client"), default, default, default, default);
+            return Fail(WebSocketCloseStatus.ProtocolError, "an unmasked frame from a client");
         }
 
         if (opcode >= Opcode.Close && (!isFinal || lengthCode > MaxControlPayload))
         {
-            return (Fail(WebSocketCloseStatus.ProtocolError, "a fragmented or oversize control frame"), default, default, default, default);
+            return Fail(WebSocketCloseStatus.ProtocolError, "a fragmented or oversize control frame");
         }
 
         if (data.Length < headerLength)
         {
-            return (Step.NeedMore, default, default, default, default);
+            return Step.NeedMore;
         }
 
         long length = lengthCode switch
@@ -370,11 +372,11 @@ internal sealed class PipeWebSocket : WebSocket, IKeepAliveTransport
         };
         if (length < 0)
         {
-            return (Fail(WebSocketCloseStatus.ProtocolError, "a payload length over 2^63"), default, default, default, default);
+            return Fail(WebSocketCloseStatus.ProtocolError, "a payload length over 2^63");
         }
 
-        var mask = BinaryPrimitives.ReadUInt32LittleEndian(head[(headerLength - 4)..]);
-        return (Step.Received, opcode, isFinal, length, mask);
+        header = new FrameHeader(opcode, isFinal, length, BinaryPrimitives.ReadUInt32LittleEndian(head[(headerLength - 4)..]), headerLength);
+        return Step.Received;
     }
 
     private Step ReadClose()
@@ -471,37 +473,33 @@ internal sealed class PipeWebSocket : WebSocket, IKeepAliveTransport
             return WriteFrameAfterWaitAsync(opcode, payload, isFinal, cancellationToken);
         }
 
-        try
-        {
-            WriteFrame(opcode, payload.Span, isFinal);
-        }
-        catch
-        {
-            _writing.Release();
-            throw;
-        }
-
+        WriteFrame(opcode, payload.Span, isFinal);
         return FlushAndReleaseAsync(cancellationToken);
     }
 
     private async ValueTask WriteFrameAfterWaitAsync(Opcode opcode, ReadOnlyMemory<byte> payload, bool isFinal, CancellationToken cancellationToken)
     {
         await _writing.WaitAsync(cancellationToken).ConfigureAwait(false);
+        WriteFrame(opcode, payload.Span, isFinal);
+        await FlushAndReleaseAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    // Called holding the write lock: writes one whole frame into the output pipe. Releases the lock if it throws;
+    // otherwise the flush that follows does.
+    private void WriteFrame(Opcode opcode, ReadOnlySpan<byte> payload, bool isFinal)
+    {
         try
         {
-            WriteFrame(opcode, payload.Span, isFinal);
+            EncodeFrame(opcode, payload, isFinal);
         }
         catch
         {
             _writing.Release();
             throw;
         }
-
-        await FlushAndReleaseAsync(cancellationToken).ConfigureAwait(false);
     }
 
-    // Called holding the write lock: checks the state and writes one whole frame into the output pipe.
-    private void WriteFrame(Opcode opcode, ReadOnlySpan<byte> payload, bool isFinal)
+    private void EncodeFrame(Opcode opcode, ReadOnlySpan<byte> payload, bool isFinal)
     {
         var state = State;
         if (state is not (WebSocketState.Open or WebSocketState.CloseReceived))
@@ -592,6 +590,9 @@ internal sealed class PipeWebSocket : WebSocket, IKeepAliveTransport
 
         return (offset + payload.Length) & 3;
     }
+
+    // A frame's header as read off the wire; HeaderLength counts the mask.
+    private readonly record struct FrameHeader(Opcode Opcode, bool IsFinal, long Length, uint Mask, int HeaderLength);
 
     // One control frame's payload (at most 125 bytes; allocated at the first), or why the client's frames were refused.
     private struct ControlFrame

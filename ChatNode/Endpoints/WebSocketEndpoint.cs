@@ -245,6 +245,8 @@ public sealed class WebSocketEndpoint : IDisposable
         // The connection's request rate, in tokens: owned by this loop, refilled on use (no shared lock, no timer).
         var budget = new TokenBucket(_options.RequestBurst, _options.RequestsPerSecond, _time.GetTimestamp(), _time);
 
+        string ClosedByClient() => connection.CloseCode?.ToString() ?? "client closed";
+
         async Task<string> RefuseTooLargeAsync()
         {
             connection.Evict(CloseCode.FrameTooLarge, $"frames are limited to {_options.MaxFrameBytes} bytes");
@@ -259,7 +261,7 @@ public sealed class WebSocketEndpoint : IDisposable
             var next = await socket.ReceiveAsync(Memory<byte>.Empty, cancellationToken).ConfigureAwait(false);
             if (next.MessageType == WebSocketMessageType.Close)
             {
-                return connection.CloseCode?.ToString() ?? "client closed";
+                return ClosedByClient();
             }
 
             if (next.MessageType != expected)
@@ -282,7 +284,7 @@ public sealed class WebSocketEndpoint : IDisposable
                 // A close may come between a message's frames.
                 if (next.MessageType == WebSocketMessageType.Close)
                 {
-                    return connection.CloseCode?.ToString() ?? "client closed";
+                    return ClosedByClient();
                 }
 
                 if (!next.EndOfMessage)
@@ -299,7 +301,7 @@ public sealed class WebSocketEndpoint : IDisposable
                         next = await socket.ReceiveAsync(rented.AsMemory(length, _options.MaxFrameBytes + 1 - length), cancellationToken).ConfigureAwait(false);
                         if (next.MessageType == WebSocketMessageType.Close)
                         {
-                            return connection.CloseCode?.ToString() ?? "client closed";
+                            return ClosedByClient();
                         }
 
                         length += next.Count;
