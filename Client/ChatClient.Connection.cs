@@ -61,7 +61,7 @@ public sealed partial class ChatClient
             socket.Options.AddSubProtocol(_options.Encoding == ChatEncoding.Proto ? ChatProtocol.ProtoSubprotocol : ChatProtocol.JsonSubprotocol);
             socket.Options.SetRequestHeader("Authorization", "Bearer " + await _options.TokenProvider(cancellationToken).ConfigureAwait(false));
             socket.Options.CollectHttpResponseDetails = true;
-            socket.Options.KeepAliveInterval = TimeSpan.FromSeconds(20);
+            socket.Options.KeepAliveInterval = _options.KeepAliveInterval;
             ServerFrame? first;
             try
             {

@@ -44,6 +44,13 @@ public sealed class ChatClientOptions
 
     public TimeSpan ReconnectMaxDelay { get; set; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>
+    /// How often the client sends a WebSocket keep-alive (an unsolicited pong) of its own. Default 20 s, the node's
+    /// default <c>Node:KeepAliveInterval</c>, so that the node need not ping an idle client. <see cref="TimeSpan.Zero"/>
+    /// sends none: the client then only answers the node's pings.
+    /// </summary>
+    public TimeSpan KeepAliveInterval { get; set; } = TimeSpan.FromSeconds(20);
+
     /// <summary>How long a request waits for its result before it counts as lost. Default 15 s.</summary>
     public TimeSpan RequestTimeout { get; set; } = TimeSpan.FromSeconds(15);
 

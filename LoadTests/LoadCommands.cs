@@ -47,6 +47,7 @@ public static class LoadCommands
     private static readonly Option<int> Groups = Count("--groups", "group, mixed: group chats.", 2);
     private static readonly Option<int> Connections = Count("--connections", "connect: connections to open and hold.", 10_000);
     private static readonly Option<int> ConnectRate = Count("--connect-rate", "connect: connections opened per second.", 1000);
+    private static readonly Option<TimeSpan> KeepAlive = Duration("--keep-alive", "Each client's own keep-alive interval (0: none, only answer the node's pings).", TimeSpan.FromSeconds(20));
     private static readonly Option<int[]> WatchPids = new("--watch-pids")
     {
         Description = "Processes whose CPU and memory to report, comma-separated (the first is a node).",
@@ -92,7 +93,7 @@ public static class LoadCommands
     private static readonly Option<int> Attackers = Count("--attackers", "abuse: attacking connections (0: the attack's own count: errors 1, create-chat 4, offline-flood 3).", 0);
 
     private static readonly Option[] LoadOptionSet =
-        [Url, Local, NodeSettings, Secret, Rate, Concurrency, Window, Ramp, Warmup, DurationOption, MaxMessages, Pairs, GroupSize, Groups, Connections, ConnectRate, WatchPids, Out, AllowRemote];
+        [Url, Local, NodeSettings, Secret, Rate, Concurrency, Window, Ramp, Warmup, DurationOption, MaxMessages, Pairs, GroupSize, Groups, Connections, ConnectRate, KeepAlive, WatchPids, Out, AllowRemote];
 
     /// <summary>The commands; actions are attached by <see cref="Program"/>.</summary>
     public static RootCommand Build(
@@ -159,6 +160,7 @@ public static class LoadCommands
             Groups = result.GetValue(Groups),
             Connections = result.GetValue(Connections),
             ConnectRate = result.GetValue(ConnectRate),
+            KeepAlive = result.GetValue(KeepAlive),
             WatchPids = [.. result.GetValue(WatchPids) ?? []],
             OutputDirectory = result.GetValue(Out),
             AllowRemote = result.GetValue(AllowRemote),

@@ -89,6 +89,7 @@ public sealed class LoadContext : IAsyncDisposable
                 // restarts) must not be shown again what it was shown before.
                 Dedupe = _dedupes.GetOrAdd(key, _ => new SeqDedupe()),
                 RequestTimeout = TimeSpan.FromSeconds(30),
+                KeepAliveInterval = Options.KeepAlive,
                 SendRetryBudget = TimeSpan.FromSeconds(60),
                 OnSendSettled = OnSendSettled,
                 OnConnectionChanged = change =>

@@ -54,6 +54,9 @@ public sealed class LoadOptions
 
     public int ConnectRate { get; set; } = 1000;
 
+    /// <summary>Each client's own keep-alive interval (<see cref="TimeSpan.Zero"/>: none).</summary>
+    public TimeSpan KeepAlive { get; set; } = TimeSpan.FromSeconds(20);
+
     /// <summary>abuse: the attack (errors, create-chat, offline-flood).</summary>
     public string Attack { get; set; } = "errors";
 
@@ -88,6 +91,11 @@ public sealed class LoadOptions
         if (Duration > TimeSpan.FromMinutes(30) || Duration <= TimeSpan.Zero)
         {
             throw new ArgumentException("--duration is between 1s and 30m");
+        }
+
+        if (KeepAlive < TimeSpan.Zero)
+        {
+            throw new ArgumentException("--keep-alive is 0s or more");
         }
 
         if (Rate < 0 || Concurrency < 0 || Pairs < 1 || GroupSize < 2 || Groups < 1 || Connections < 1 || ConnectRate < 1)
