@@ -2,18 +2,21 @@
 # What holding idle connections costs: the node's CPU (share of one core) and the Redis servers', read from /proc
 # over a window that starts once every connection is open, and the node's RSS.
 #
-#   scripts/bench-idle.sh [CONNECTIONS=19000] [WINDOW_SECONDS=120]
+#   scripts/bench-idle.sh [CONNECTIONS=19000] [WINDOW_SECONDS=120] [load tool options...]
+#   Node__KeepAliveInterval=00:01:00 scripts/bench-idle.sh 19000 120 --keep-alive 60s    longer keep-alives on both ends
 #
-# Runs scripts/bench.sh idle (one node, the load tool holding the connections) and samples it meanwhile.
+# Runs scripts/bench.sh idle (one node, the load tool holding the connections) and samples it meanwhile; the node
+# takes its settings from the environment as usual.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 connections=${1:-19000}
 window=${2:-120}
+shift $(($# < 2 ? $# : 2))
 log=$ROOT/build/load-results/bench-idle.log
 mkdir -p "$(dirname "$log")"
-scripts/bench.sh idle --connections "$connections" --connect-rate 1000 --duration $((window + 45))s --out build/load-results/bench-idle > "$log" 2>&1 &
+scripts/bench.sh idle --connections "$connections" --connect-rate 1000 --duration $((window + 45))s --out build/load-results/bench-idle "$@" > "$log" 2>&1 &
 bench=$!
 trap 'wait "$bench" || true' EXIT
 
