@@ -27,7 +27,7 @@ public sealed class ConnectionMetrics
         _framesSent = meter.CreateCounter<long>("chat.frames.sent", "{frame}", "Frames written to client sockets.");
         _bytesSent = meter.CreateCounter<long>("chat.frames.sent.bytes", "By", "Bytes of frames written to client sockets.");
         _memoryTrims = meter.CreateCounter<long>("chat.memory.trims", "{collection}", "Collections run to give free memory back once the node turned quiet after a burst.");
-        _memoryTrimmedBytes = meter.CreateCounter<long>("chat.memory.trimmed", "By", "Committed memory given back by those collections.");
+        _memoryTrimmedBytes = meter.CreateCounter<long>("chat.memory.trimmed.bytes", "By", "Committed memory given back by those collections.");
     }
 
     public void Opened()

@@ -32,7 +32,7 @@ public sealed partial class IdleMemoryTrim : ILifecycleParticipant
     private readonly ConnectionMetrics _metrics;
     private readonly ILogger<IdleMemoryTrim> _logger;
     private long _lastAllocated = -1;
-    private long _floor = long.MaxValue;
+    private long _floor;
 
     public IdleMemoryTrim(IOptions<ConnectionOptions> options, ConnectionMetrics metrics, TimeProvider time, ILogger<IdleMemoryTrim> logger)
         : this(ReadProcess, CollectAggressively, metrics, logger)

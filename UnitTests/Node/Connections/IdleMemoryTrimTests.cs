@@ -19,6 +19,14 @@ public sealed class IdleMemoryTrimTests
     private int _collections;
     private MemoryReading _afterCollection;
 
+    [SetUp]
+    public void Reset()
+    {
+        _reading = default;
+        _collections = 0;
+        _afterCollection = default;
+    }
+
     [Test]
     public void A_quiet_node_holding_a_bursts_free_memory_trims_once_and_again_only_after_the_next_burst()
     {
@@ -51,6 +59,19 @@ public sealed class IdleMemoryTrimTests
         Read(allocated: 2_540 * MiB, committed: 260 * MiB, heap: 170 * MiB);
         Assert.That(trim.TrimIfIdle(), Is.True, "quiet after the second burst");
         Assert.That(_collections, Is.EqualTo(2));
+    }
+
+    [Test]
+    public void A_node_that_started_into_its_burst_trims_once_it_is_quiet()
+    {
+        // The first check comes after the connect storm that followed the start: the memory is committed already.
+        var trim = Trim();
+        Read(allocated: 900 * MiB, committed: 240 * MiB, heap: 160 * MiB);
+        Assert.That(trim.TrimIfIdle(), Is.False, "the first check only takes the allocation count");
+        _afterCollection = new MemoryReading(911 * MiB, 175 * MiB, 160 * MiB);
+        Read(allocated: 910 * MiB, committed: 240 * MiB, heap: 160 * MiB);
+        Assert.That(trim.TrimIfIdle(), Is.True);
+        Assert.That(_collections, Is.EqualTo(1));
     }
 
     [Test]
