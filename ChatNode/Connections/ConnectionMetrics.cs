@@ -13,8 +13,6 @@ public sealed class ConnectionMetrics
     private readonly Counter<long> _connectsLimited;
     private readonly Counter<long> _framesSent;
     private readonly Counter<long> _bytesSent;
-    private readonly Counter<long> _memoryTrims;
-    private readonly Counter<long> _memoryTrimmedBytes;
 
     public ConnectionMetrics(IMeterFactory meterFactory)
     {
@@ -26,8 +24,6 @@ public sealed class ConnectionMetrics
         _connectsLimited = meter.CreateCounter<long>("chat.connections.rate_limited", "{connection}", "Connects refused with 429 because their client connected too often.");
         _framesSent = meter.CreateCounter<long>("chat.frames.sent", "{frame}", "Frames written to client sockets.");
         _bytesSent = meter.CreateCounter<long>("chat.frames.sent.bytes", "By", "Bytes of frames written to client sockets.");
-        _memoryTrims = meter.CreateCounter<long>("chat.memory.trims", "{collection}", "Collections run to give free memory back once the node turned quiet after a burst.");
-        _memoryTrimmedBytes = meter.CreateCounter<long>("chat.memory.trimmed.bytes", "By", "Committed memory given back by those collections.");
     }
 
     public void Opened()
@@ -50,11 +46,5 @@ public sealed class ConnectionMetrics
     {
         _framesSent.Add(1);
         _bytesSent.Add(bytes);
-    }
-
-    public void MemoryTrimmed(long releasedBytes)
-    {
-        _memoryTrims.Add(1);
-        _memoryTrimmedBytes.Add(releasedBytes);
     }
 }

@@ -49,12 +49,6 @@ public sealed class ConnectionOptions
     /// <summary>A connection whose pong does not arrive within this time after a ping is closed. Default 20 s.</summary>
     public TimeSpan KeepAliveTimeout { get; set; } = TimeSpan.FromSeconds(20);
 
-    /// <summary>
-    /// Gives the memory a burst left committed back to the system once the node turns quiet (<see cref="IdleMemoryTrim"/>).
-    /// Default on.
-    /// </summary>
-    public bool TrimMemoryWhenIdle { get; set; } = true;
-
     /// <summary>How long a gracefully closing connection may take to flush its queue and close before it is aborted. Default 10 s.</summary>
     public TimeSpan ShutdownTimeout { get; set; } = TimeSpan.FromSeconds(10);
 }

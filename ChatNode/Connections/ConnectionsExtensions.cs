@@ -8,7 +8,7 @@ namespace ChatNode.Connections;
 
 public static class ConnectionsExtensions
 {
-    /// <summary>Registers the connection registry, the close schedule, the keep-alive sweep, the idle memory trim, their options (section <c>Node</c>) and metrics.</summary>
+    /// <summary>Registers the connection registry, the close schedule, the keep-alive sweep, their options (section <c>Node</c>) and metrics.</summary>
     public static IServiceCollection AddConnections(this IServiceCollection services, IConfiguration configuration)
     {
         services.AddOptions<ConnectionOptions>().Bind(configuration.GetSection(ConnectionOptions.Section)).ValidateOnStart();
@@ -18,8 +18,6 @@ public static class ConnectionsExtensions
         services.TryAddSingleton<CloseSchedule>();
         services.TryAddSingleton<KeepAliveSweep>();
         services.AddSingleton<ILifecycleParticipant>(sp => sp.GetRequiredService<KeepAliveSweep>());
-        services.TryAddSingleton<IdleMemoryTrim>();
-        services.AddSingleton<ILifecycleParticipant>(sp => sp.GetRequiredService<IdleMemoryTrim>());
         return services;
     }
 }
