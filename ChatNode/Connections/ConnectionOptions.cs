@@ -43,6 +43,20 @@ public sealed class ConnectionOptions
     /// <summary>Connects per minute that refill a client's burst. Default 60.</summary>
     public int ConnectsPerMinute { get; set; } = 60;
 
+    /// <summary>
+    /// Client connections the node holds at most; further upgrades get HTTP 503 with <c>Retry-After</c>. 0 (the
+    /// default) derives it from the process's file descriptor limit (<see cref="DescriptorLimit.ConnectionsUnder"/>),
+    /// so that a flood of connects can never take the descriptors the node needs to run.
+    /// </summary>
+    public int MaxConnections { get; set; }
+
+    /// <summary>
+    /// <see cref="MaxConnections"/>, or when it is 0 the limit derived from <paramref name="descriptors"/> (no limit
+    /// where that is unknown).
+    /// </summary>
+    public int ConnectionLimit(long? descriptors) =>
+        MaxConnections > 0 ? MaxConnections : descriptors is { } d ? DescriptorLimit.ConnectionsUnder(d) : int.MaxValue;
+
     /// <summary>WebSocket ping interval. Default 20 s.</summary>
     public TimeSpan KeepAliveInterval { get; set; } = TimeSpan.FromSeconds(20);
 
@@ -67,6 +81,7 @@ internal sealed class ConnectionOptionsValidator : IValidateOptions<ConnectionOp
         Require(failures, o.ConnectBurst >= 1 && o.ConnectsPerMinute is >= 1 and <= 60_000, "Node:ConnectBurst must be positive and ConnectsPerMinute between 1 and 60,000.");
         Require(failures, o.KeepAliveInterval > TimeSpan.Zero && o.KeepAliveTimeout > TimeSpan.Zero, "Node:KeepAliveInterval and KeepAliveTimeout must be positive.");
         Require(failures, o.ShutdownTimeout > TimeSpan.Zero, "Node:ShutdownTimeout must be positive.");
+        Require(failures, o.MaxConnections >= 0, "Node:MaxConnections must be 0 (derived from the descriptor limit) or positive.");
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
     }
 

@@ -51,6 +51,8 @@ public sealed class WebSocketEndpoint : IDisposable
     private readonly PartitionedRateLimiter<ClientAddress> _connectLimiter;
     private readonly Ownership _ownership;
     private readonly ConnectRouter _router;
+    private readonly int _connectionLimit;
+    private int _held;
 
     public WebSocketEndpoint(
         TokenService tokens,
@@ -86,6 +88,7 @@ public sealed class WebSocketEndpoint : IDisposable
         _time = time;
         _logger = logger;
         _stopping = lifetime.ApplicationStopping;
+        _connectionLimit = _options.ConnectionLimit(DescriptorLimit.Read());
         var connectOptions = new TokenBucketRateLimiterOptions
         {
             TokenLimit = _options.ConnectBurst,
@@ -137,6 +140,30 @@ public sealed class WebSocketEndpoint : IDisposable
             return;
         }
 
+        // A node at its connection limit serves no more: past it, a flood of connects would take the descriptors the
+        // node needs to run. Counted, not logged one by one.
+        if (Interlocked.Increment(ref _held) > _connectionLimit)
+        {
+            Interlocked.Decrement(ref _held);
+            _metrics.RefusedFull();
+            await Refuse(upgrade, StatusCodes.Status503ServiceUnavailable, "node full: it holds its maximum of connections, retry later or elsewhere", retryAfterSeconds: 5, log: false).ConfigureAwait(false);
+            return;
+        }
+
+        try
+        {
+            await ServeAsync(upgrade, identity, encoding, subprotocol).ConfigureAwait(false);
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _held);
+        }
+    }
+
+    // Serves an upgrade holding one of the node's connection slots: the client's connect budget, its registration, then
+    // the connection until it ends.
+    private async Task ServeAsync(UpgradeRequest upgrade, TokenIdentity identity, FrameEncoding encoding, string subprotocol)
+    {
         // Each connect served here costs a registration and an inbox read: one client reconnecting in a loop (or many
         // loops) is held to its connect budget. Not logged one by one (a loop would flood the log): counted.
         var address = new ClientAddress(identity.UserId, identity.ClientId);

@@ -74,6 +74,10 @@ public static class ChatNodeHost
             {
                 ["Logging:LogLevel:Microsoft.AspNetCore"] = "Warning",
 
+                // A node at its socket limit closes each further socket with a warning: a flood of connects would
+                // flood the log. They are counted instead (kestrel_rejected_connections_total).
+                ["Logging:LogLevel:Microsoft.AspNetCore.Server.Kestrel.Connections"] = "Error",
+
                 // A start that fails is reported once by the command (a clear message for a bad setting or a taken
                 // port), not again with a stack trace by the host.
                 ["Logging:LogLevel:Microsoft.Extensions.Hosting.Internal.Host"] = "Critical",
@@ -89,9 +93,11 @@ public static class ChatNodeHost
             o.TimestampFormat = "HH:mm:ss.fff ";
         });
         var listen = builder.Configuration.GetSection(NodeOptions.Section).Get<NodeOptions>() ?? new NodeOptions();
+        var connections = builder.Configuration.GetSection(ConnectionOptions.Section).Get<ConnectionOptions>() ?? new ConnectionOptions();
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.AddServerHeader = false;
+            kestrel.Limits.MaxConcurrentConnections = SocketLimit(connections, DescriptorLimit.Read());
 
             // Order matters: NodeLifecycle and ListenerPlanes read the bound addresses in this order (client, peer, admin).
             Listen(kestrel, new Uri(listen.Listen), HttpProtocols.Http1, raw: listen.RawWebSocket);
@@ -146,6 +152,19 @@ public static class ChatNodeHost
     /// <summary>The URL the node listens on for WebSockets once started (resolves port 0).</summary>
     public static string ListenUrl(this WebApplication app) =>
         app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+
+    /// <summary>
+    /// Sockets Kestrel keeps open at once, on all listeners: the WebSocket limit and half the descriptors above it (so
+    /// refusals, probes, peers and route requests still get through a node that is full), the other half left for the
+    /// store, registry and files. Kestrel closes further sockets as it accepts them, so a flood cannot exhaust the
+    /// descriptors. No limit where the descriptor limit is unknown and no connection limit set.
+    /// </summary>
+    internal static long? SocketLimit(ConnectionOptions connections, long? descriptors)
+    {
+        var websockets = connections.ConnectionLimit(descriptors);
+        return descriptors is { } d ? Math.Max(websockets, d - Math.Max(128, (d - websockets) / 2))
+            : websockets < int.MaxValue ? websockets + 1000L : null;
+    }
 
     private static void Listen(KestrelServerOptions kestrel, Uri url, HttpProtocols protocols, bool raw = false)
     {

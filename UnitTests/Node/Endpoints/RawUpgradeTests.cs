@@ -114,6 +114,33 @@ public sealed class RawUpgradeTests
         }
     }
 
+    [TestCase(true)]
+    [TestCase(false)]
+    public async Task A_full_node_refuses_upgrades_with_503_until_a_connection_ends(bool raw)
+    {
+        await using var node = await StartAsync(raw, new PipelineCounter(), settings: new() { ["Node:MaxConnections"] = "2" });
+        var first = await RawSocket.ConnectAsync(node.WsUrl, node.Token(TestEnvironment.NewId("full"), "phone"));
+        await using var second = await RawSocket.ConnectAsync(node.WsUrl, node.Token(TestEnvironment.NewId("full"), "phone"));
+
+        var third = node.Token(TestEnvironment.NewId("full"), "phone");
+        using (var tcp = await ConnectTcpAsync(node))
+        {
+            await WriteAsync(tcp.GetStream(), UpgradeHead(third));
+            var refused = await ReadResponseAsync(tcp.GetStream());
+            Assert.That(refused.Status, Is.EqualTo(503));
+            Assert.That(refused.Headers["retry-after"], Is.EqualTo("5"));
+            Assert.That(refused.Body, Does.StartWith("{\"error\":\"node full"));
+        }
+
+        await first.DisposeAsync();
+        await Poll.UntilAsync(async () =>
+        {
+            using var tcp = await ConnectTcpAsync(node);
+            await WriteAsync(tcp.GetStream(), UpgradeHead(third));
+            return (await ReadResponseAsync(tcp.GetStream())).Status == 101;
+        }, "a connect once the first connection ended");
+    }
+
     [Test]
     public async Task An_oversize_head_gets_431_and_an_unfinished_head_is_dropped_after_the_header_timeout()
     {
