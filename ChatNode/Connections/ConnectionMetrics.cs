@@ -12,6 +12,7 @@ public sealed class ConnectionMetrics
     private readonly Counter<long> _evicted;
     private readonly Counter<long> _connectsLimited;
     private readonly Counter<long> _refusedFull;
+    private readonly Counter<long> _socketsRejected;
     private readonly Counter<long> _framesSent;
     private readonly Counter<long> _bytesSent;
 
@@ -24,6 +25,7 @@ public sealed class ConnectionMetrics
         _evicted = meter.CreateCounter<long>("chat.connections.evicted", "{connection}", "Connections closed as slow consumers.");
         _connectsLimited = meter.CreateCounter<long>("chat.connections.rate_limited", "{connection}", "Connects refused with 429 because their client connected too often.");
         _refusedFull = meter.CreateCounter<long>("chat.connections.refused_full", "{connection}", "Upgrades refused with 503 because the node held Node:MaxConnections connections.");
+        _socketsRejected = meter.CreateCounter<long>("chat.connections.sockets_rejected", "{socket}", "Sockets of the client listener closed as soon as accepted because it held its socket limit.");
         _framesSent = meter.CreateCounter<long>("chat.frames.sent", "{frame}", "Frames written to client sockets.");
         _bytesSent = meter.CreateCounter<long>("chat.frames.sent.bytes", "By", "Bytes of frames written to client sockets.");
     }
@@ -45,6 +47,8 @@ public sealed class ConnectionMetrics
     public void ConnectRateLimited() => _connectsLimited.Add(1);
 
     public void RefusedFull() => _refusedFull.Add(1);
+
+    public void SocketRejected() => _socketsRejected.Add(1);
 
     public void FrameSent(int bytes)
     {

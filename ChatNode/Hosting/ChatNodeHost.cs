@@ -74,9 +74,6 @@ public static class ChatNodeHost
             {
                 ["Logging:LogLevel:Microsoft.AspNetCore"] = "Warning",
 
-                // A node at its socket limit closes each further socket with a warning: a flood of connects would
-                // flood the log. They are counted instead (kestrel_rejected_connections_total).
-                ["Logging:LogLevel:Microsoft.AspNetCore.Server.Kestrel.Connections"] = "Error",
 
                 // A start that fails is reported once by the command (a clear message for a bad setting or a taken
                 // port), not again with a stack trace by the host.
@@ -97,10 +94,9 @@ public static class ChatNodeHost
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.AddServerHeader = false;
-            kestrel.Limits.MaxConcurrentConnections = SocketLimit(connections, DescriptorLimit.Read());
 
             // Order matters: NodeLifecycle and ListenerPlanes read the bound addresses in this order (client, peer, admin).
-            Listen(kestrel, new Uri(listen.Listen), HttpProtocols.Http1, raw: listen.RawWebSocket);
+            Listen(kestrel, new Uri(listen.Listen), HttpProtocols.Http1, raw: listen.RawWebSocket, socketLimit: SocketLimit.For(connections, DescriptorLimit.Read()));
             Listen(kestrel, new Uri(listen.PeerListen), HttpProtocols.Http2);
             if (listen.AdminListen.Length > 0)
             {
@@ -153,24 +149,16 @@ public static class ChatNodeHost
     public static string ListenUrl(this WebApplication app) =>
         app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
 
-    /// <summary>
-    /// Sockets Kestrel keeps open at once, on all listeners: the WebSocket limit and half the descriptors above it (so
-    /// refusals, probes, peers and route requests still get through a node that is full), the other half left for the
-    /// store, registry and files. Kestrel closes further sockets as it accepts them, so a flood cannot exhaust the
-    /// descriptors. No limit where the descriptor limit is unknown and no connection limit set.
-    /// </summary>
-    internal static long? SocketLimit(ConnectionOptions connections, long? descriptors)
-    {
-        var websockets = connections.ConnectionLimit(descriptors);
-        return descriptors is { } d ? Math.Max(websockets, d - Math.Max(128, (d - websockets) / 2))
-            : websockets < int.MaxValue ? websockets + 1000L : null;
-    }
-
-    private static void Listen(KestrelServerOptions kestrel, Uri url, HttpProtocols protocols, bool raw = false)
+    private static void Listen(KestrelServerOptions kestrel, Uri url, HttpProtocols protocols, bool raw = false, long? socketLimit = null)
     {
         void Configure(ListenOptions options)
         {
             options.Protocols = protocols;
+            if (socketLimit is { } limit)
+            {
+                options.UseSocketLimit(limit);
+            }
+
             if (raw)
             {
                 options.UseRawWebSockets();

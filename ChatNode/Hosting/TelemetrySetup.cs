@@ -22,8 +22,6 @@ internal static class TelemetrySetup
     private static readonly double[] SecondBuckets = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
     private static readonly double[] CountBuckets = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512];
 
-    private const string KestrelMeter = "Microsoft.AspNetCore.Server.Kestrel";
-
     public static IServiceCollection AddChatNodeTelemetry(this IServiceCollection services, IConfiguration configuration)
     {
         services.AddOptions<TelemetryOptions>().Bind(configuration.GetSection(TelemetryOptions.Section)).ValidateOnStart();
@@ -35,12 +33,9 @@ internal static class TelemetrySetup
         var telemetry = services.AddOpenTelemetry().ConfigureResource(r => r.AddService("chatnode", serviceInstanceId: nodeId));
         telemetry.WithMetrics(metrics =>
         {
-            metrics.AddMeter(Telemetry.MeterName, StorageMetrics.MeterName, "System.Runtime", KestrelMeter)
+            metrics.AddMeter(Telemetry.MeterName, StorageMetrics.MeterName, "System.Runtime")
                 .AddView(instrument => instrument switch
                 {
-                    // Of Kestrel's instruments only the sockets it closed at its connection limit (a node that is full):
-                    // the others record per connection and request.
-                    { Meter.Name: KestrelMeter, Name: not "kestrel.rejected_connections" } => MetricStreamConfiguration.Drop,
                     { Unit: "s" } and System.Diagnostics.Metrics.Histogram<double> => new ExplicitBucketHistogramConfiguration { Boundaries = SecondBuckets },
                     System.Diagnostics.Metrics.Histogram<long> => new ExplicitBucketHistogramConfiguration { Boundaries = CountBuckets },
                     _ => null,
