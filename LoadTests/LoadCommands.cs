@@ -15,7 +15,7 @@ public static class LoadCommands
     public static readonly string[] Scenarios = ["connect", "direct", "group", "offline", "mixed", "soak", "abuse"];
 
     /// <summary>The attacks of the abuse scenario.</summary>
-    public static readonly string[] AttackKinds = ["errors", "create-chat", "offline-flood"];
+    public static readonly string[] AttackKinds = ["errors", "create-chat", "offline-flood", "connect-flood"];
 
     /// <summary>The faults the soak knows.</summary>
     public static readonly string[] FaultKinds = ["join", "drain", "sigterm", "kill", "redis-master", "etcd"];
@@ -90,7 +90,7 @@ public static class LoadCommands
         CustomParser = r => AttackKinds.Contains(r.Tokens[0].Value) ? r.Tokens[0].Value : Error<string>(r, $"one of {string.Join(", ", AttackKinds)}"),
     };
 
-    private static readonly Option<int> Attackers = Count("--attackers", "abuse: attacking connections (0: the attack's own count: errors 1, create-chat 4, offline-flood 3).", 0);
+    private static readonly Option<int> Attackers = Count("--attackers", "abuse: attacking connections (0: the attack's own count: errors 1, create-chat 4, offline-flood 3, connect-flood 2,000).", 0);
 
     private static readonly Option[] LoadOptionSet =
         [Url, Local, NodeSettings, Secret, Rate, Concurrency, Window, Ramp, Warmup, DurationOption, MaxMessages, Pairs, GroupSize, Groups, Connections, ConnectRate, KeepAlive, WatchPids, Out, AllowRemote];
@@ -209,7 +209,7 @@ public static class LoadCommands
         "group" => "Group chats of G members: fan-out throughput and latency.",
         "offline" => "Recipients offline while senders send, then they reconnect: replay rate.",
         "mixed" => "Mostly 1:1, one send in five to a group, recipients cycling offline and back.",
-        "abuse" => "One signed-in attacker against a node (--attack errors: malformed frames without reading; create-chat: 11,000 ids per request; offline-flood: 16 KiB messages to an offline user) while a bystander pings: the node's RSS and CPU, the store's growth and the bystander's ping latency.",
+        "abuse" => "One signed-in attacker against a node (--attack errors: malformed frames without reading; create-chat: 11,000 ids per request; offline-flood: 16 KiB messages to an offline user; connect-flood: upgrades of distinct clients, 200 at a time, held open) while a bystander pings: the node's RSS and CPU, the store's growth and the bystander's ping latency.",
         _ => "The mixed load and idle clients against a local fleet (default 4 nodes) while a fault is injected every --fault-every: " +
             "join, drain, sigterm, kill (then restart), redis-master, etcd. Reports each fault; exits 1 on any loss, duplicate or fault that failed.",
     };

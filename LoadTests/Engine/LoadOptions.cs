@@ -57,7 +57,7 @@ public sealed class LoadOptions
     /// <summary>Each client's own keep-alive interval (<see cref="TimeSpan.Zero"/>: none).</summary>
     public TimeSpan KeepAlive { get; set; } = TimeSpan.FromSeconds(20);
 
-    /// <summary>abuse: the attack (errors, create-chat, offline-flood).</summary>
+    /// <summary>abuse: the attack (errors, create-chat, offline-flood, connect-flood).</summary>
     public string Attack { get; set; } = "errors";
 
     /// <summary>abuse: attacking connections; 0 for the attack's own count.</summary>

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Net.Sockets;
 using System.Net.WebSockets;
 using System.Text;
 using ChatNode.Client;
@@ -14,6 +15,8 @@ namespace ChatNode.LoadTests.Scenarios;
 /// <item><c>errors</c>: send 1-byte malformed frames as fast as the socket takes them and never read a reply;</item>
 /// <item><c>create-chat</c>: send <c>createChat</c> with about 11,000 distinct short ids in one 64 KB frame, one after the other;</item>
 /// <item><c>offline-flood</c>: three clients of one user send 16 KiB messages to a user who never connects, as fast as answered;</item>
+/// <item><c>connect-flood</c>: upgrades of distinct clients (2,000 by default), 200 at a time, each held open once
+/// upgraded: past the node's <c>Node:MaxConnections</c> they are answered 503 or closed at accept;</item>
 /// </list>
 /// while a bystander on the same node pings every 100 ms. Reports the watched processes' RSS and CPU over the attack
 /// (the first pid: the node; the others: the store), the attack's requests, and the bystander's ping p50/p99.
@@ -36,11 +39,12 @@ public sealed class AbuseScenario : Scenario
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         stop.CancelAfter(options.Duration);
         long requests = 0;
-        var attackers = options.Attackers > 0 ? options.Attackers : options.Attack switch { "create-chat" => 4, "offline-flood" => 3, _ => 1 };
+        var attackers = options.Attackers > 0 ? options.Attackers : options.Attack switch { "create-chat" => 4, "offline-flood" => 3, "connect-flood" => 2000, _ => 1 };
         var attack = options.Attack switch
         {
             "create-chat" => Task.WhenAll(Enumerable.Range(0, attackers).Select(i => CreateChatsAsync(context, i, () => Interlocked.Increment(ref requests), stop.Token))),
             "offline-flood" => FloodOfflineAsync(context, attackers, () => Interlocked.Increment(ref requests), stop.Token),
+            "connect-flood" => FloodConnectsAsync(context, attackers, () => Interlocked.Increment(ref requests), stop.Token),
             _ => Task.WhenAll(Enumerable.Range(0, attackers).Select(i => SendErrorsAsync(context, i, () => Interlocked.Increment(ref requests), stop.Token))),
         };
 
@@ -224,5 +228,107 @@ public sealed class AbuseScenario : Scenario
         catch (OperationCanceledException) when (stop.IsCancellationRequested)
         {
         }
+    }
+
+    // Upgrades of distinct clients over raw sockets, 200 in flight at a time; each upgraded one is held open until the
+    // attack ends. Counts the answers: upgraded (101), refused (503: the node is full), closed before any answer.
+    private async Task FloodConnectsAsync(LoadContext context, int sockets, Action attempted, CancellationToken stop)
+    {
+        var url = context.Options.Url;
+        var (upgraded, full, closed) = (0L, 0L, 0L);
+        var held = new List<TcpClient>();
+        using var slots = new SemaphoreSlim(200);
+        var attempts = Enumerable.Range(0, sockets).Select(async i =>
+        {
+            try
+            {
+                await slots.WaitAsync(stop);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+
+            var tcp = new TcpClient();
+            try
+            {
+                attempted();
+                await tcp.ConnectAsync(url.Host, url.Port, stop);
+                var head = $"GET {url.PathAndQuery} HTTP/1.1\r\nHost: {url.Authority}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
+                    + $"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: {Convert.ToBase64String(Guid.NewGuid().ToByteArray())}\r\n"
+                    + $"Sec-WebSocket-Protocol: {ChatProtocol.JsonSubprotocol}\r\nAuthorization: Bearer {context.Token(context.User("flood", i), "phone")}\r\n\r\n";
+                await tcp.GetStream().WriteAsync(Encoding.ASCII.GetBytes(head), stop);
+                var status = await ReadStatusAsync(tcp.GetStream(), stop);
+                if (status == 101)
+                {
+                    Interlocked.Increment(ref upgraded);
+                    lock (held)
+                    {
+                        held.Add(tcp);
+                    }
+
+                    tcp = null;
+                }
+                else if (status == 503)
+                {
+                    Interlocked.Increment(ref full);
+                }
+                else
+                {
+                    Interlocked.Increment(ref closed);
+                }
+            }
+            catch (Exception ex) when (ex is SocketException or IOException)
+            {
+                Interlocked.Increment(ref closed);
+            }
+            catch (OperationCanceledException)
+            {
+            }
+            finally
+            {
+                tcp?.Dispose();
+                slots.Release();
+            }
+        }).ToArray();
+        await Task.WhenAll(attempts);
+        try
+        {
+            await Task.Delay(Timeout.Infinite, stop);
+        }
+        catch (OperationCanceledException)
+        {
+        }
+
+        foreach (var tcp in held)
+        {
+            tcp.Dispose();
+        }
+
+        lock (Extra)
+        {
+            Extra["flood_upgraded"] = upgraded;
+            Extra["flood_refused_full"] = full;
+            Extra["flood_closed"] = closed;
+        }
+    }
+
+    // The status code of an HTTP response's first line, or 0 if the connection closed before one arrived.
+    private static async Task<int> ReadStatusAsync(NetworkStream stream, CancellationToken stop)
+    {
+        var line = new List<byte>();
+        var one = new byte[1];
+        while (line.Count < 64 && await stream.ReadAsync(one, stop) == 1)
+        {
+            if (one[0] == '\n')
+            {
+                var text = Encoding.ASCII.GetString(line.ToArray());
+                return text.Split(' ') is [_, var code, ..] && int.TryParse(code, out var status) ? status : 0;
+            }
+
+            line.Add(one[0]);
+        }
+
+        return 0;
     }
 }

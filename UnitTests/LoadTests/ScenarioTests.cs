@@ -44,9 +44,10 @@ public sealed class ScenarioTests : NodeFixture
     [TestCase("errors")]
     [TestCase("create-chat")]
     [TestCase("offline-flood")]
-    public async Task The_abuse_scenario_reports_what_the_attack_cost_and_the_bystanders_latency(string attack)
+    [TestCase("connect-flood", "--attackers", "100")]
+    public async Task The_abuse_scenario_reports_what_the_attack_cost_and_the_bystanders_latency(string attack, params string[] args)
     {
-        var options = LoadOptions.Parse("abuse", ["--attack", attack, "--duration", "3s"]);
+        var options = LoadOptions.Parse("abuse", ["--attack", attack, "--duration", "3s", .. args]);
         using var load = Scenario.Create("abuse");
         options.Url = Node.WsUrl;
         options.Secret = TestEnvironment.Secret;
@@ -60,6 +61,11 @@ public sealed class ScenarioTests : NodeFixture
         Assert.That(report.Extra["bystander_pings"], Is.GreaterThan(0), "the bystander was answered during the attack");
         Assert.That(report.Extra, Does.ContainKey("bystander_ping_p99_ms").And.ContainKey("node_cpu_s"));
         Assert.That(report.Extra["attack_requests"], Is.GreaterThan(0), "the attack ran");
+        if (attack == "connect-flood")
+        {
+            Assert.That(report.Extra["flood_upgraded"], Is.EqualTo(100), "a node far from its limit upgrades every one");
+        }
+
         // Whether the attacker saw the node's 4105 close depends on timing here (the attacker's socket may be reset before
         // it reads the close frame under CI load); BadInputTests asserts that close deterministically.
     }
