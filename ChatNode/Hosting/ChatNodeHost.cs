@@ -74,7 +74,6 @@ public static class ChatNodeHost
             {
                 ["Logging:LogLevel:Microsoft.AspNetCore"] = "Warning",
 
-
                 // A start that fails is reported once by the command (a clear message for a bad setting or a taken
                 // port), not again with a stack trace by the host.
                 ["Logging:LogLevel:Microsoft.Extensions.Hosting.Internal.Host"] = "Critical",
