@@ -1,10 +1,9 @@
 using ChatNode.Connections;
-using ChatNode.Endpoints;
 using ChatNode.UnitTests.Infrastructure;
 
 namespace ChatNode.UnitTests.Node.Connections;
 
-/// <summary>How the node sizes its connection limit and its client listener's socket limit from the descriptor limit.</summary>
+/// <summary>How the node sizes its connection limit from the descriptor limit.</summary>
 [TestFixture]
 [Fast]
 public sealed class DescriptorLimitTests
@@ -33,15 +32,5 @@ public sealed class DescriptorLimitTests
         Assert.That(DescriptorLimit.ConnectionsUnder(descriptors), Is.EqualTo(connections));
         Assert.That(new ConnectionOptions().ConnectionLimit(descriptors), Is.EqualTo(connections), "the default");
         Assert.That(new ConnectionOptions { MaxConnections = 500 }.ConnectionLimit(descriptors), Is.EqualTo(500), "set explicitly");
-    }
-
-    [Test]
-    public void The_client_listener_keeps_half_the_spare_descriptors_for_sockets_above_the_connection_limit()
-    {
-        Assert.That(SocketLimit.For(new ConnectionOptions(), 20_000), Is.EqualTo(19_500), "19,000 WebSockets, 500 more sockets, 500 descriptors for the rest");
-        Assert.That(SocketLimit.For(new ConnectionOptions { MaxConnections = 5_000 }, 20_000), Is.EqualTo(12_500));
-        Assert.That(SocketLimit.For(new ConnectionOptions { MaxConnections = 30_000 }, 20_000), Is.EqualTo(30_000), "a limit set above the descriptors is the operator's");
-        Assert.That(SocketLimit.For(new ConnectionOptions(), null), Is.Null, "unknown descriptors, no limit set");
-        Assert.That(SocketLimit.For(new ConnectionOptions { MaxConnections = 100 }, null), Is.EqualTo(1_100));
     }
 }

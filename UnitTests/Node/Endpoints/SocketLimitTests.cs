@@ -12,11 +12,21 @@ using Microsoft.Extensions.DependencyInjection;
 
 namespace ChatNode.UnitTests.Node.Endpoints;
 
-/// <summary>The client listener's socket limit, on a real Kestrel listener whose connections stay open until the client closes.</summary>
+/// <summary>The client listener's socket limit: its size, and on a real Kestrel listener whose connections stay open until the client closes.</summary>
 [TestFixture]
 [Fast]
 public sealed class SocketLimitTests
 {
+    [Test]
+    public void The_client_listener_keeps_half_the_spare_descriptors_for_sockets_above_the_connection_limit()
+    {
+        Assert.That(SocketLimit.For(new ConnectionOptions(), 20_000), Is.EqualTo(19_500), "19,000 WebSockets, 500 more sockets, 500 descriptors for the rest");
+        Assert.That(SocketLimit.For(new ConnectionOptions { MaxConnections = 5_000 }, 20_000), Is.EqualTo(12_500));
+        Assert.That(SocketLimit.For(new ConnectionOptions { MaxConnections = 30_000 }, 20_000), Is.EqualTo(30_000), "a limit set above the descriptors is the operator's");
+        Assert.That(SocketLimit.For(new ConnectionOptions(), null), Is.Null, "unknown descriptors, no limit set");
+        Assert.That(SocketLimit.For(new ConnectionOptions { MaxConnections = 100 }, null), Is.EqualTo(1_100));
+    }
+
     [Test]
     public async Task Sockets_past_the_limit_are_closed_at_once_and_a_closed_one_frees_its_place()
     {
