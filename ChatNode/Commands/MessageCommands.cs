@@ -83,9 +83,12 @@ public sealed partial class CommandDispatcher
             {
                 await _media.LinkAsync(attachments, command.ChatId, cancellationToken).ConfigureAwait(false);
                 // SUCCESS only after every recipient inbox holds the message: then delivery no longer depends on this node.
-                await _delivery.FanOutAsync(appended.Participants, connection.Address, new InboxEntry(message.DeliveryId, message.SentAtUs), cancellationToken)
+                var deliveryId = message.DeliveryId;
+                await _delivery.FanOutAsync(appended.Participants, connection.Address, new InboxEntry(deliveryId, message.SentAtUs), cancellationToken)
                     .ConfigureAwait(false);
-                _delivery.Push(appended.Participants, connection.Address, PushFrames.Message(message), message.SentAtUs);
+                // A duplicate's stored body is the original send's, which this retry need not repeat word for word.
+                var push = appended.Duplicate ? PushFrames.Message(message) : PushFrames.Message(message, body, deliveryId);
+                _delivery.Push(appended.Participants, connection.Address, push, message.SentAtUs);
                 await _messages.MarkFannedOutAsync(draft, cancellationToken).ConfigureAwait(false);
             }
             catch (Exception ex) when (ex is not OperationCanceledException)

@@ -369,7 +369,8 @@ public sealed class WebSocketEndpoint : IDisposable
                     continue;
                 }
 
-                await requests.StartAsync(() => HandleRequestAsync(connection, request, cancellationToken), cancellationToken).ConfigureAwait(false);
+                await requests.WaitForSlotAsync(cancellationToken).ConfigureAwait(false);
+                _ = HandleRequestAsync(connection, request, requests, cancellationToken);
             }
             finally
             {
@@ -413,16 +414,28 @@ public sealed class WebSocketEndpoint : IDisposable
         }
     }
 
-    private async Task HandleRequestAsync(ClientConnection connection, ClientFrame request, CancellationToken cancellationToken)
+    // Runs in a slot of the connection's tracker and gives it back. Never throws: DispatchAsync turns every failure into
+    // an error frame, and cancellation ends quietly.
+    private async Task HandleRequestAsync(ClientConnection connection, ClientFrame request, RequestTracker requests, CancellationToken cancellationToken)
     {
-        // Each request starts a trace of its own: the upgrade request's span (if the host made one) lives as long as
-        // the connection and must not become the parent of every message sent on it.
-        Activity.Current = null;
-        var result = await _dispatcher.DispatchAsync(connection, request, cancellationToken).ConfigureAwait(false);
-        connection.Send(new OutboundFrame(result));
-        if (connection.TakeCloseAfterResult() is { } close)
+        try
         {
-            connection.Close(close.Code, close.Reason);
+            // Each request starts a trace of its own: the upgrade request's span (if the host made one) lives as long as
+            // the connection and must not become the parent of every message sent on it.
+            Activity.Current = null;
+            var result = await _dispatcher.DispatchAsync(connection, request, cancellationToken).ConfigureAwait(false);
+            connection.Send(new OutboundFrame(result));
+            if (connection.TakeCloseAfterResult() is { } close)
+            {
+                connection.Close(close.Code, close.Reason);
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+        finally
+        {
+            requests.Release();
         }
     }
 
@@ -456,17 +469,18 @@ public sealed class WebSocketEndpoint : IDisposable
         return upgrade.RefuseAsync(status, reason, retryAfterSeconds);
     }
 
-    /// <summary>Bounds the requests of one connection processed at once, and waits for them when the connection ends.</summary>
+    /// <summary>
+    /// Bounds the requests of one connection processed at once, and waits for them when the connection ends. A request
+    /// takes a slot before it starts and gives it back when it ends, whatever the outcome.
+    /// </summary>
     private sealed class RequestTracker(int limit) : IDisposable
     {
         private readonly SemaphoreSlim _slots = new(limit, limit);
         private readonly int _limit = limit;
 
-        public async Task StartAsync(Func<Task> request, CancellationToken cancellationToken)
-        {
-            await _slots.WaitAsync(cancellationToken).ConfigureAwait(false);
-            _ = RunAsync(request);
-        }
+        public Task WaitForSlotAsync(CancellationToken cancellationToken) => _slots.WaitAsync(cancellationToken);
+
+        public void Release() => _slots.Release();
 
         public void Dispose() => _slots.Dispose();
 
@@ -475,22 +489,6 @@ public sealed class WebSocketEndpoint : IDisposable
             for (var i = 0; i < _limit; i++)
             {
                 await _slots.WaitAsync().ConfigureAwait(false);
-            }
-        }
-
-        // Never throws: DispatchAsync turns every failure into an error frame, and cancellation ends quietly.
-        private async Task RunAsync(Func<Task> request)
-        {
-            try
-            {
-                await request().ConfigureAwait(false);
-            }
-            catch (OperationCanceledException)
-            {
-            }
-            finally
-            {
-                _slots.Release();
             }
         }
     }

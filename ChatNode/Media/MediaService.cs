@@ -23,6 +23,8 @@ public sealed class MediaService : IDisposable
     private static readonly System.Buffers.SearchValues<char> TokenChars =
         System.Buffers.SearchValues.Create("!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz");
 
+    private static readonly Task<IReadOnlyList<Attachment>> NoAttachments = Task.FromResult<IReadOnlyList<Attachment>>([]);
+
     private readonly IBlobStore? _blobs;
     private readonly IAttachmentStore _attachments;
     private readonly IChatStore _chats;
@@ -125,14 +127,13 @@ public sealed class MediaService : IDisposable
     /// <summary>
     /// Checks a message's attachments before anything is stored: each was uploaded by the sender, still exists, and
     /// has the declared size. Returns them as the message carries them (metadata from the grant, not from the client).
+    /// A message without attachments (nearly all) costs nothing here.
     /// </summary>
-    internal async Task<List<Attachment>> ValidateForSendAsync(string senderUserId, IReadOnlyList<Attachment> requested, CancellationToken cancellationToken)
-    {
-        if (requested.Count == 0)
-        {
-            return [];
-        }
+    internal Task<IReadOnlyList<Attachment>> ValidateForSendAsync(string senderUserId, IReadOnlyList<Attachment> requested, CancellationToken cancellationToken) =>
+        requested.Count == 0 ? NoAttachments : ValidateAttachmentsAsync(senderUserId, requested, cancellationToken);
 
+    private async Task<IReadOnlyList<Attachment>> ValidateAttachmentsAsync(string senderUserId, IReadOnlyList<Attachment> requested, CancellationToken cancellationToken)
+    {
         var blobs = RequireStore();
         if (requested.Count > _options.MaxAttachmentsPerMessage)
         {

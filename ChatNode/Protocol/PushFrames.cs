@@ -7,12 +7,15 @@ namespace ChatNode.Protocol;
 /// <summary>Builds push frames from stored items; one frame serves every recipient (delivery ids are shared).</summary>
 public static class PushFrames
 {
-    public static OutboundFrame Message(StoredMessage message)
+    public static OutboundFrame Message(StoredMessage message) =>
+        Message(message, MessageBody.Parser.ParseFrom(message.Body.Span), message.DeliveryId);
+
+    /// <summary>The push of a message whose body the caller holds already (the sender's, just stored): not parsed again.</summary>
+    public static OutboundFrame Message(StoredMessage message, MessageBody body, string deliveryId)
     {
-        var body = MessageBody.Parser.ParseFrom(message.Body.Span);
         var push = new NewMessage
         {
-            DeliveryId = message.DeliveryId,
+            DeliveryId = deliveryId,
             ChatId = message.ChatId,
             MessageId = message.MessageId,
             Seq = (ulong)message.Seq,

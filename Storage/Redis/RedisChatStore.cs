@@ -41,7 +41,7 @@ internal sealed class RedisChatStore : IChatStore
             // The user index is a secondary index: written after the chat, and checked against the members on read.
             var index = chat.Participants.Select(p => AddToUserIndexAsync(p, chatId)).ToArray();
             await Task.WhenAll(index).ConfigureAwait(false);
-            await _replicas.EnsureAsync(chat.Participants.Select(RedisKeys.UserChats).Append(RedisKeys.ChatMeta(chatId))).ConfigureAwait(false);
+            await _replicas.EnsureAsync([.. chat.Participants.Select(RedisKeys.UserChats), RedisKeys.ChatMeta(chatId)]).ConfigureAwait(false);
             return new ChatEvent(chat, ChatEventKind.Created, createdBy, "", Long(reply[3]));
         }, cancellationToken);
 
@@ -215,7 +215,8 @@ internal sealed class RedisChatStore : IChatStore
         return new ChatEvent(chat, (ChatEventKind)(int)f.GetValueOrDefault("k"), (string?)f.GetValueOrDefault("a") ?? "", (string?)f.GetValueOrDefault("x") ?? "", (long)f.GetValueOrDefault("t"));
     }
 
-    internal static long Long(RedisResult r) => long.Parse((string)r!, NumberStyles.Integer, CultureInfo.InvariantCulture);
+    // Parsed from the reply's bytes: no string on the way.
+    internal static long Long(RedisResult r) => (long)r;
 
     internal static long Seconds(TimeSpan ttl) => Math.Max(1, (long)Math.Ceiling(ttl.TotalSeconds));
 }

@@ -42,7 +42,7 @@ internal sealed class RedisClientStore : IClientStore
             };
             if (result == ClientRegistration.Registered)
             {
-                await _replicas.EnsureAsync([key]).ConfigureAwait(false);
+                await _replicas.EnsureAsync(key).ConfigureAwait(false);
             }
 
             return result;
@@ -56,7 +56,7 @@ internal sealed class RedisClientStore : IClientStore
                 RedisScripts.DeactivateClient,
                 [key, RedisKeys.Inbox(client), RedisKeys.Acked(client), RedisKeys.Deactivated(client)],
                 [client.ClientId, _time.GetUtcNow().ToUnixTimeMilliseconds(), Math.Max(1, (long)lockout.TotalMilliseconds)]).ConfigureAwait(false);
-            await _replicas.EnsureAsync([key]).ConfigureAwait(false);
+            await _replicas.EnsureAsync(key).ConfigureAwait(false);
             return removed == 1;
         }, cancellationToken);
 

@@ -92,7 +92,7 @@ internal sealed class RedisInboxStore : IInboxStore
                 writes[i] = batch.ScriptEvaluateAsync(
                     RedisScripts.AddToUserInboxes,
                     [keys[i]],
-                    [entry.DeliveryId, entry.Score, ttl, maxEntries, user == except.UserId ? except.ClientId : "", RedisKeys.InboxPrefix(user), RedisKeys.AckedPrefix(user)]);
+                    [entry.DeliveryId, entry.Score, ttl, maxEntries, user == except.UserId ? except.ClientId : ""]);
             }
 
             batch.Execute();

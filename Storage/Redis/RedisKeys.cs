@@ -23,15 +23,16 @@ internal static class RedisKeys
     public static RedisKey Event(string chatId, long version) => EventPrefix(chatId) + version.ToString(CultureInfo.InvariantCulture);
 
     public static RedisKey Dedupe(string chatId, string userId, string clientId, string clientMessageId) =>
-        "c:{" + chatId + "}:d:" + userId + ":" + clientId + ":" + clientMessageId;
+        $"c:{{{chatId}}}:d:{userId}:{clientId}:{clientMessageId}";
 
     public static RedisKey UserChats(string userId) => "u:{" + userId + "}:ch";
 
+    /// <summary>The user's registered clients. <see cref="RedisScripts.AddToUserInboxes"/> derives the inbox and acknowledged-ids keys from it (its last two characters replaced).</summary>
     public static RedisKey UserClients(string userId) => "u:{" + userId + "}:cl";
 
     public static RedisKey Inbox(ClientAddress client) => InboxPrefix(client.UserId) + client.ClientId;
 
-    /// <summary>The user's inbox keys without the client id (for scripts that build them: <see cref="RedisScripts.AddToUserInboxes"/>).</summary>
+    /// <summary>The user's inbox keys without the client id (<see cref="RedisScripts.AddToUserInboxes"/> builds the same from <see cref="UserClients"/>).</summary>
     public static string InboxPrefix(string userId) => "u:{" + userId + "}:i:";
 
     /// <summary>The user's acknowledged-ids keys without the client id.</summary>

@@ -54,7 +54,7 @@ internal sealed class RedisMessageStore : IMessageStore
             }
 
             // A duplicate's original write may not have been replicated when its first attempt failed: wait either way.
-            await _replicas.EnsureAsync([meta]).ConfigureAwait(false);
+            await _replicas.EnsureAsync(meta).ConfigureAwait(false);
             var duplicate = (string?)reply[0] == "dup";
             var participants = new string[reply.Length - 5];
             for (var i = 0; i < participants.Length; i++)

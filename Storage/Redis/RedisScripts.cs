@@ -214,18 +214,20 @@ internal static class RedisScripts
         """;
 
     /// <summary>
-    /// KEYS: the user's clients hash. ARGV: delivery id, score, inbox TTL s, max entries, a client id to skip ('' for
-    /// none), the user's inbox key prefix, its acknowledged-ids key prefix. <see cref="AddToInbox"/> for every client
-    /// registered in the hash but the skipped one: the inboxes share the user's slot, so one script reads the
-    /// registrations and writes every inbox. Returns {inboxes written, ids of the clients whose inbox holds max entries
-    /// already...}.
+    /// KEYS: the user's clients hash (<c>u:{user}:cl</c>). ARGV: delivery id, score, inbox TTL s, max entries, a client id
+    /// to skip ('' for none). <see cref="AddToInbox"/> for every client registered in the hash but the skipped one: the
+    /// inboxes share the user's slot, so one script reads the registrations and writes every inbox. The inbox and
+    /// acknowledged-ids keys are the hash's key with its last part replaced (<see cref="RedisKeys.InboxPrefix"/>,
+    /// <see cref="RedisKeys.AckedPrefix"/>), so the send path does not build them per message. Returns {inboxes
+    /// written, ids of the clients whose inbox holds max entries already...}.
     /// </summary>
     public const string AddToUserInboxes = AddOne + """
 
+        local user = string.sub(KEYS[1], 1, -3)
         local r = {0}
         for _, client in ipairs(redis.call('HKEYS', KEYS[1])) do
           if client ~= ARGV[5] then
-            local added = add_one(ARGV[6] .. client, ARGV[7] .. client, ARGV[1], ARGV[2], ARGV[3], ARGV[4])
+            local added = add_one(user .. 'i:' .. client, user .. 'a:' .. client, ARGV[1], ARGV[2], ARGV[3], ARGV[4])
             if added == 1 then r[1] = r[1] + 1 elseif added == 2 then r[#r + 1] = client end
           end
         end

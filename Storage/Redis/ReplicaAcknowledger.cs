@@ -27,29 +27,50 @@ internal sealed class ReplicaAcknowledger
         _time = time;
     }
 
+    /// <summary>Completes once the master owning <paramref name="key"/> has its writes so far on enough replicas.</summary>
+    public Task EnsureAsync(RedisKey key) => _options.ReplicaAcks == 0 ? Task.CompletedTask : WaiterFor(key).WaitAsync();
+
     /// <summary>Completes once every master owning one of <paramref name="keys"/> has its writes so far on enough replicas.</summary>
-    public Task EnsureAsync(IEnumerable<RedisKey> keys)
+    public Task EnsureAsync(IReadOnlyList<RedisKey> keys)
     {
-        if (_options.ReplicaAcks == 0)
+        if (_options.ReplicaAcks == 0 || keys.Count == 0)
         {
             return Task.CompletedTask;
         }
 
-        List<Task>? waits = null;
-        var seen = new HashSet<EndPoint>();
-        foreach (var key in keys)
+        // A send's keys sit on one to three masters: a list scan finds the distinct ones without a set.
+        var first = WaiterFor(keys[0]);
+        List<ServerWaiter>? others = null;
+        for (var i = 1; i < keys.Count; i++)
         {
-            var server = _connection.GetServer(key, null, CommandFlags.DemandMaster);
-            if (!seen.Add(server.EndPoint))
+            var waiter = WaiterFor(keys[i]);
+            if (waiter != first && !(others?.Contains(waiter) ?? false))
             {
-                continue;
+                (others ??= []).Add(waiter);
             }
-
-            var waiter = _waiters.GetOrAdd(server.EndPoint, static (_, state) => new ServerWaiter(state.server, state.self._options, state.self._metrics, state.self._time), (server, self: this));
-            (waits ??= []).Add(waiter.WaitAsync());
         }
 
-        return waits is null ? Task.CompletedTask : waits.Count == 1 ? waits[0] : Task.WhenAll(waits);
+        if (others is null)
+        {
+            return first.WaitAsync();
+        }
+
+        var waits = new Task[others.Count + 1];
+        waits[0] = first.WaitAsync();
+        for (var i = 0; i < others.Count; i++)
+        {
+            waits[i + 1] = others[i].WaitAsync();
+        }
+
+        return Task.WhenAll(waits);
+    }
+
+    private ServerWaiter WaiterFor(RedisKey key)
+    {
+        var server = _connection.GetServer(key, null, CommandFlags.DemandMaster);
+        return _waiters.TryGetValue(server.EndPoint, out var waiter)
+            ? waiter
+            : _waiters.GetOrAdd(server.EndPoint, static (_, state) => new ServerWaiter(state.server, state.self._options, state.self._metrics, state.self._time), (server, self: this));
     }
 
     private sealed class ServerWaiter
