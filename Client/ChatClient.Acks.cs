@@ -1,4 +1,6 @@
+using System.Net.WebSockets;
 using System.Threading.Channels;
+using ChatNode.Protocol.V1;
 
 namespace ChatNode.Client;
 
@@ -17,8 +19,9 @@ public sealed partial class ChatClient
         }
     }
 
-    // Batches acknowledgements: one ack frame for everything that arrived while the previous one was in flight. Ends
-    // when the channel is completed and drained (dispose flushes through it).
+    // Batches acknowledgements: one ack frame for everything that arrived during the ack delay. The acks are quiet (the
+    // node answers only a failed one): nothing here needs the count, and a failed ack costs nothing but a redelivery,
+    // which the client drops by message id. Ends when the channel is completed and drained (dispose flushes through it).
     private async Task AckLoopAsync()
     {
         var batch = new List<string>(512);
@@ -42,7 +45,15 @@ public sealed partial class ChatClient
 
             try
             {
-                await AckAsync(batch, _disposing ? CancellationToken.None : _disposed.Token).ConfigureAwait(false);
+                if (_disposing)
+                {
+                    // The last batch waits for its result, so the client knows the node has it before it closes.
+                    await AckAsync(batch, CancellationToken.None).ConfigureAwait(false);
+                }
+                else
+                {
+                    await SendQuietAckAsync(batch, _disposed.Token).ConfigureAwait(false);
+                }
             }
             catch (Exception ex) when (ex is ChatConnectionException or ChatErrorException or OperationCanceledException)
             {
@@ -50,6 +61,24 @@ public sealed partial class ChatClient
             }
 
             batch.Clear();
+        }
+    }
+
+    private async Task SendQuietAckAsync(List<string> deliveryIds, CancellationToken cancellationToken)
+    {
+        var socket = _socket ?? throw new ChatConnectionException("not connected");
+        var ack = new Ack { Quiet = true };
+        ack.DeliveryIds.Add(deliveryIds);
+        try
+        {
+            // A request id of its own: an error answer (or the result an older node sends anyway) matches no pending
+            // request and is dropped.
+            await SendFrameAsync(socket, new ClientFrame { RequestId = (ulong)Interlocked.Increment(ref _nextRequestId), Ack = ack }, cancellationToken)
+                .ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is WebSocketException or ObjectDisposedException or InvalidOperationException)
+        {
+            throw new ChatConnectionException("the connection is gone", ex, requestSent: false);
         }
     }
 

@@ -424,7 +424,12 @@ public sealed class WebSocketEndpoint : IDisposable
             // the connection and must not become the parent of every message sent on it.
             Activity.Current = null;
             var result = await _dispatcher.DispatchAsync(connection, request, cancellationToken).ConfigureAwait(false);
-            connection.Send(new OutboundFrame(result));
+            // A quiet ack is answered only when it fails: a frame less per message for clients that ack as they go.
+            if (result.BodyCase != ServerFrame.BodyOneofCase.AckResult || !request.Ack.Quiet)
+            {
+                connection.Send(new OutboundFrame(result));
+            }
+
             if (connection.TakeCloseAfterResult() is { } close)
             {
                 connection.Close(close.Code, close.Reason);
