@@ -28,10 +28,22 @@ public sealed partial class CommandDispatcher
             }
         }
 
-        var removed = await _inbox.RemoveAsync(connection.Address, command.DeliveryIds, cancellationToken).ConfigureAwait(false);
-        connection.Acknowledge(command.DeliveryIds);
+        if (command.Quiet)
+        {
+            // No count to answer: the ids may ride with other quiet acks of this connection in one removal.
+            await connection.QuietAcks.AcknowledgeAsync(command.DeliveryIds, ids => RemoveAsync(connection, ids, cancellationToken)).ConfigureAwait(false);
+            return new ServerFrame { AckResult = new AckResult() };
+        }
+
+        return new ServerFrame { AckResult = new AckResult { Acknowledged = (uint)await RemoveAsync(connection, command.DeliveryIds, cancellationToken).ConfigureAwait(false) } };
+    }
+
+    private async Task<int> RemoveAsync(ClientConnection connection, IReadOnlyList<string> deliveryIds, CancellationToken cancellationToken)
+    {
+        var removed = await _inbox.RemoveAsync(connection.Address, deliveryIds, cancellationToken).ConfigureAwait(false);
+        connection.Acknowledge(deliveryIds);
         _deliveryMetrics.Acked(removed);
-        return new ServerFrame { AckResult = new AckResult { Acknowledged = (uint)removed } };
+        return removed;
     }
 
     private async Task<ServerFrame> DeactivateClientAsync(ClientConnection connection, DeactivateClient command, CancellationToken cancellationToken)

@@ -43,6 +43,7 @@ public sealed class ClientConnection : IDisposable
     private TaskCompletionSource? _roomWaiter;
     private int _roomNeeded;
     private CloseRequest? _closeAfterResult;
+    private QuietAcks? _quietAcks;
 
     /// <param name="keepAlive">The transport under <paramref name="socket"/> when <see cref="KeepAliveSweep"/> keeps it alive
     /// (the WebSocket then runs no keep-alive timer of its own).</param>
@@ -184,6 +185,9 @@ public sealed class ClientConnection : IDisposable
             }
         }
     }
+
+    /// <summary>The connection's quiet acks, merged into one removal per store round trip; made at the first one.</summary>
+    public QuietAcks QuietAcks => _quietAcks ?? Interlocked.CompareExchange(ref _quietAcks, new QuietAcks(), null) ?? _quietAcks;
 
     public void Acknowledge(IEnumerable<string> deliveryIds)
     {
