@@ -165,6 +165,14 @@ public abstract class StoreContractTests
         Assert.That((stored[0]!.SenderUserId, stored[0]!.SenderClientId), Is.EqualTo((alice, "phone")));
         Assert.That(stored[1], Is.Null);
         Assert.That(stored[2]!.Seq, Is.EqualTo(1), "results come in the order asked");
+
+        // Several chats interleaved, as an inbox page holds them: each result at its own place.
+        var other = ChatId();
+        await Stores.Chats.CreateChatAsync(other, "", bob, [alice, bob], None);
+        await Stores.Messages.AppendAsync(Draft(other, bob, "phone", "o1", "other 1"), None);
+        var mixed = await Stores.Messages.GetMessagesAsync([(chatId, 5), (other, 1), (ChatId(), 1), (chatId, 2), (other, 2)], None);
+        Assert.That(mixed.Select(m => m is null ? null : $"{m.ChatId == other}:{m.Seq}:{System.Text.Encoding.UTF8.GetString(m.Body.Span)}"),
+            Is.EqualTo(new[] { "False:5:text 4", "True:1:other 1", null, "False:2:text 1", null }));
     }
 
     [Test]
