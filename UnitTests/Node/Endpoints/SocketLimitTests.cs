@@ -2,12 +2,11 @@ using System.Net;
 using System.Net.Sockets;
 using ChatNode.Connections;
 using ChatNode.Endpoints;
+using ChatNode.Hosting;
 using ChatNode.UnitTests.Infrastructure;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace ChatNode.UnitTests.Node.Endpoints;
@@ -36,7 +35,7 @@ public sealed class SocketLimitTests
         builder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Loopback, 0, listen => listen.UseSocketLimit(2).Run(HoldUntilClosedAsync)));
         await using var app = builder.Build();
         await app.StartAsync();
-        var port = new Uri(app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First()).Port;
+        var port = new Uri(app.ListenUrl()).Port;
 
         using var first = await OpenAsync(port);
         using var second = await OpenAsync(port);
