@@ -17,6 +17,9 @@ public static class LoadCommands
     /// <summary>The attacks of the abuse scenario.</summary>
     public static readonly string[] AttackKinds = ["errors", "create-chat", "offline-flood", "connect-flood"];
 
+    /// <summary>Where direct puts each pair's recipient, relative to its sender's node.</summary>
+    public static readonly string[] Placements = ["any", "same", "cross"];
+
     /// <summary>The faults the soak knows.</summary>
     public static readonly string[] FaultKinds = ["join", "drain", "sigterm", "kill", "redis-master", "etcd"];
 
@@ -43,6 +46,13 @@ public static class LoadCommands
     private static readonly Option<TimeSpan> DurationOption = Duration("--duration", "Measured load time (at most 30m).", TimeSpan.FromSeconds(20));
     private static readonly Option<long> MaxMessages = new("--max-messages") { Description = "Stop sending after this many messages.", DefaultValueFactory = _ => 1_000_000 };
     private static readonly Option<int> Pairs = Count("--pairs", "direct, offline, mixed: sender/recipient pairs.", 1000);
+    private static readonly Option<string> Placement = new("--placement")
+    {
+        Description = "direct: each recipient's node: any (random user ids), same (the sender's node) or cross (another node; a fleet of 2 or more).",
+        DefaultValueFactory = _ => "any",
+        CustomParser = r => Placements.Contains(r.Tokens[0].Value) ? r.Tokens[0].Value : Error<string>(r, $"one of {string.Join(", ", Placements)}"),
+    };
+
     private static readonly Option<int> GroupSize = Count("--group-size", "group, mixed: members per group chat.", 100);
     private static readonly Option<int> Groups = Count("--groups", "group, mixed: group chats.", 2);
     private static readonly Option<int> Connections = Count("--connections", "connect: connections to open and hold.", 10_000);
@@ -93,7 +103,7 @@ public static class LoadCommands
     private static readonly Option<int> Attackers = Count("--attackers", "abuse: attacking connections (0: the attack's own count: errors 1, create-chat 4, offline-flood 3, connect-flood 2,000).", 0);
 
     private static readonly Option[] LoadOptionSet =
-        [Url, Local, NodeSettings, Secret, Rate, Concurrency, Window, Ramp, Warmup, DurationOption, MaxMessages, Pairs, GroupSize, Groups, Connections, ConnectRate, KeepAlive, WatchPids, Out, AllowRemote];
+        [Url, Local, NodeSettings, Secret, Rate, Concurrency, Window, Ramp, Warmup, DurationOption, MaxMessages, Pairs, Placement, GroupSize, Groups, Connections, ConnectRate, KeepAlive, WatchPids, Out, AllowRemote];
 
     /// <summary>The commands; actions are attached by <see cref="Program"/>.</summary>
     public static RootCommand Build(
@@ -156,6 +166,7 @@ public static class LoadCommands
             Duration = result.GetValue(DurationOption),
             MaxMessages = result.GetValue(MaxMessages),
             Pairs = result.GetValue(Pairs),
+            Placement = result.GetValue(Placement)!,
             GroupSize = result.GetValue(GroupSize),
             Groups = result.GetValue(Groups),
             Connections = result.GetValue(Connections),

@@ -81,14 +81,13 @@ public static class Program
     {
         await using var context = new LoadContext(options) { Fleet = fleet };
         var started = DateTimeOffset.UtcNow;
-        var cpuBefore = options.WatchPids.ToDictionary(p => p, ProcessStats.CpuSeconds);
         var runner = new LoadRunner(context, scenario, tick);
         await runner.RunAsync(cancellationToken);
-        var delivered = Math.Max(1, context.Stats.Delivered);
-        // A process that exited during the run (a node a fault stopped) took CPU that /proc no longer shows: left out.
-        var cpu = options.WatchPids
-            .Where(p => ProcessStats.CpuSeconds(p) > 0)
-            .Select(p => (Pid: p, Seconds: ProcessStats.CpuSeconds(p) - cpuBefore[p]))
+
+        // CPU and deliveries of the measured load only: set-up (connects, chats) and warm-up would inflate the figure.
+        var window = runner.Cpu;
+        var delivered = Math.Max(1, window?.Delivered ?? 0);
+        var cpu = (window?.Seconds ?? [])
             .Select(c => new CpuReport(c.Pid, ProcessStats.Name(c.Pid), c.Seconds, c.Seconds * 1e6 / delivered))
             .ToArray();
         var lost = context.Stats.Completeness.Lost();

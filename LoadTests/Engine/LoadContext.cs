@@ -19,6 +19,7 @@ public sealed class LoadContext : IAsyncDisposable
     private readonly List<Task> _receivers = [];
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, SeqDedupe> _dedupes = new(StringComparer.Ordinal);
     private readonly CancellationTokenSource _stop = new();
+    private readonly Lazy<HttpClient> _routes = new(() => new HttpClient { Timeout = TimeSpan.FromSeconds(10) });
 
     public LoadContext(LoadOptions options)
     {
@@ -49,6 +50,43 @@ public sealed class LoadContext : IAsyncDisposable
     public IReadOnlyDictionary<string, string?> Placement => new Dictionary<string, string?>(_nodeOf, StringComparer.Ordinal);
 
     public string User(string role, int index) => $"{role}{RunId}-{index}";
+
+    /// <summary>
+    /// A user of <paramref name="role"/> for pair <paramref name="index"/> whose owner node is <paramref name="other"/>'s
+    /// (<paramref name="placement"/> "same") or another ("cross"): the candidates <c>User(role, index)</c>, then with a
+    /// suffix, asked of the fleet's <c>GET /v1/route</c> until one fits. "any" takes the first candidate unasked.
+    /// </summary>
+    public async Task<string> PlacedUserAsync(string role, int index, string other, string placement, CancellationToken cancellationToken)
+    {
+        var candidate = User(role, index);
+        if (placement == "any")
+        {
+            return candidate;
+        }
+
+        var owner = await OwnerAsync(other, cancellationToken);
+        for (var attempt = 1; attempt <= 64; attempt++)
+        {
+            if ((await OwnerAsync(candidate, cancellationToken) == owner) == (placement == "same"))
+            {
+                return candidate;
+            }
+
+            candidate = $"{User(role, index)}-{attempt}";
+        }
+
+        throw new InvalidOperationException($"no user for --placement {placement} in 64 tries: 'cross' needs a fleet of at least two nodes");
+    }
+
+    // The node id that owns the user, by the answering node's view of the ring.
+    private async Task<string> OwnerAsync(string user, CancellationToken cancellationToken)
+    {
+        var route = new UriBuilder(Options.Url) { Scheme = Options.Url.Scheme == "wss" ? "https" : "http", Path = "/v1/route", Query = "user=" + Uri.EscapeDataString(user) }.Uri;
+        using var answer = await _routes.Value.GetAsync(route, cancellationToken);
+        answer.EnsureSuccessStatusCode();
+        using var json = await System.Text.Json.JsonDocument.ParseAsync(await answer.Content.ReadAsStreamAsync(cancellationToken), cancellationToken: cancellationToken);
+        return json.RootElement.GetProperty("nodeId").GetString() ?? throw new InvalidOperationException($"{route} named no node");
+    }
 
     public string Token(string user, string clientId) => _tokens.Mint(user, clientId, TimeSpan.FromHours(2));
 
@@ -178,6 +216,11 @@ public sealed class LoadContext : IAsyncDisposable
 
         await Task.WhenAll(clients.Select(c => c.DisposeAsync().AsTask()));
         await Task.WhenAll(receivers);
+        if (_routes.IsValueCreated)
+        {
+            _routes.Value.Dispose();
+        }
+
         _stop.Dispose();
     }
 

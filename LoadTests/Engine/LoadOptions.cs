@@ -34,6 +34,9 @@ public sealed class LoadOptions
 
     public int Pairs { get; set; } = 1000;
 
+    /// <summary>direct: where each recipient is owned relative to its sender: any, same (node) or cross.</summary>
+    public string Placement { get; set; } = "any";
+
     public int GroupSize { get; set; } = 100;
 
     public int Groups { get; set; } = 2;

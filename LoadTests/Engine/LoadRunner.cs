@@ -7,7 +7,8 @@ namespace ChatNode.LoadTests.Engine;
 /// Runs a scenario: setup, warm-up (load not measured), the measured load (open loop at a rate, optionally ramped, or
 /// closed loop at a concurrency), the scenario's after-load step, then waits (bounded) for every confirmed message to
 /// arrive. Sending stops at the duration or the message cap, whichever comes first. Every second it hands a
-/// <see cref="ProgressSnapshot"/> to <paramref name="progress"/>.
+/// <see cref="ProgressSnapshot"/> to <paramref name="progress"/>. The watched processes' CPU is read at the start and
+/// the end of the measured load (<see cref="Cpu"/>), so set-up, warm-up and the drain do not count.
 /// </summary>
 public sealed class LoadRunner(LoadContext context, Scenario scenario, Action<ProgressSnapshot> progress)
 {
@@ -19,6 +20,9 @@ public sealed class LoadRunner(LoadContext context, Scenario scenario, Action<Pr
 
     /// <summary>Seconds from the end of the warm-up to the end of the drain: the base of the reported rates.</summary>
     public double MeasuredSeconds => _measured.Elapsed.TotalSeconds;
+
+    /// <summary>The watched processes' CPU over the measured load, and the deliveries in it; null until the load ended.</summary>
+    public CpuWindow? Cpu { get; private set; }
 
     public async Task RunAsync(CancellationToken cancellationToken)
     {
@@ -35,8 +39,10 @@ public sealed class LoadRunner(LoadContext context, Scenario scenario, Action<Pr
             {
                 Phase("load", options.Duration);
                 _measured.Start();
+                var whole = CpuWindow.Open(context);
                 await scenario.RunAsync(context, cancellationToken);
                 _measured.Stop();
+                Cpu = whole.Close(context);
                 return;
             }
 
@@ -50,7 +56,9 @@ public sealed class LoadRunner(LoadContext context, Scenario scenario, Action<Pr
 
             Phase("load", options.Duration);
             _measured.Start();
+            var window = CpuWindow.Open(context);
             await LoadAsync(options.Duration, options.Ramp, cancellationToken);
+            Cpu = window.Close(context);
             Phase("drain", null);
             await scenario.AfterLoadAsync(context, cancellationToken);
             var drain = Stopwatch.StartNew();
