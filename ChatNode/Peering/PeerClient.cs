@@ -152,24 +152,14 @@ internal sealed class PeerClient : IAsyncDisposable
         using var call = client.Deliver(headers, cancellationToken: callScope.Token);
         await call.ResponseHeadersAsync.WaitAsync(AnswerTimeout, _time, callScope.Token).ConfigureAwait(false);
         Connected();
+
+        // The acks are read all along, so a peer that ends the stream is noticed at once, not only when a batch is next
+        // sent: the watcher cancels the call, which wakes the wait for deliveries below.
+        var ended = WatchAcksAsync(call.ResponseStream, callScope);
         try
         {
-            // The acks are read all along, so a peer that dies is noticed at once, not only when a batch is next sent.
-            var acks = DrainAcksAsync(call.ResponseStream, callScope.Token);
-            while (true)
+            while (await _queue.Reader.WaitToReadAsync(callScope.Token).ConfigureAwait(false))
             {
-                var ready = _queue.Reader.WaitToReadAsync(callScope.Token).AsTask();
-                if (await Task.WhenAny(ready, acks).ConfigureAwait(false) == acks)
-                {
-                    await acks.ConfigureAwait(false);
-                    throw new IOException("the peer closed the stream");
-                }
-
-                if (!await ready.ConfigureAwait(false))
-                {
-                    break;
-                }
-
                 var batch = new DeliveryBatch { BatchId = (ulong)Interlocked.Increment(ref _nextBatch) };
                 while (batch.Deliveries.Count < _batchSize && _queue.Reader.TryRead(out var delivery))
                 {
@@ -184,8 +174,14 @@ internal sealed class PeerClient : IAsyncDisposable
         }
         catch (Exception ex) when (!stop.IsCancellationRequested && IsTransient(ex))
         {
-            // The batch in flight may be lost: its deliveries are in the inboxes and come by resync or replay.
-            Lost(ex);
+            // The batch in flight may be lost: its deliveries are in the inboxes and come by resync or replay. A
+            // cancelled call was ended by the peer (or broken on purpose): the watcher knows how.
+            Lost(callScope.IsCancellationRequested ? await ended.ConfigureAwait(false) : ex);
+        }
+        finally
+        {
+            await callScope.CancelAsync().ConfigureAwait(false);
+            await ended.ConfigureAwait(false);
         }
     }
 
@@ -221,10 +217,24 @@ internal sealed class PeerClient : IAsyncDisposable
     private static bool IsTransient(Exception ex) =>
         ex is RpcException or IOException or InvalidOperationException or HttpRequestException or OperationCanceledException or TimeoutException;
 
-    private static async Task DrainAcksAsync(IAsyncStreamReader<DeliveryBatchAck> acks, CancellationToken stop)
+    // Reads acks until the stream ends, then cancels the call; returns how the stream ended.
+    private static async Task<Exception> WatchAcksAsync(IAsyncStreamReader<DeliveryBatchAck> acks, CancellationTokenSource call)
     {
-        while (await acks.MoveNext(stop).ConfigureAwait(false))
+        Exception ended;
+        try
         {
+            while (await acks.MoveNext(call.Token).ConfigureAwait(false))
+            {
+            }
+
+            ended = new IOException("the peer closed the stream");
         }
+        catch (Exception ex)
+        {
+            ended = ex;
+        }
+
+        await call.CancelAsync().ConfigureAwait(false);
+        return ended;
     }
 }

@@ -14,6 +14,12 @@ public sealed class PeerOptions
     public int PeerBatchSize { get; set; } = 256;
 
     /// <summary>
+    /// How often a receiving node acknowledges a peer stream's batches at most (the first at once, the rest left over
+    /// when the stream completes); acks are informational. 0 acks every batch. Default 1 s.
+    /// </summary>
+    public TimeSpan PeerAckInterval { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>
     /// How long a peer call from a node not in this node's ring view waits for the ring to list it (a node that just
     /// registered) before it is refused. Default 3 s.
     /// </summary>
@@ -23,7 +29,7 @@ public sealed class PeerOptions
 internal sealed class PeerOptionsValidator : IValidateOptions<PeerOptions>
 {
     public ValidateOptionsResult Validate(string? name, PeerOptions o) =>
-        o.PeerQueueCapacity >= 1 && o.PeerBatchSize >= 1 && o.PeerMembershipWait > TimeSpan.Zero
+        o.PeerQueueCapacity >= 1 && o.PeerBatchSize >= 1 && o.PeerMembershipWait > TimeSpan.Zero && o.PeerAckInterval >= TimeSpan.Zero
             ? ValidateOptionsResult.Success
-            : ValidateOptionsResult.Fail("Node:PeerQueueCapacity, PeerBatchSize and PeerMembershipWait must be positive.");
+            : ValidateOptionsResult.Fail("Node:PeerQueueCapacity, PeerBatchSize and PeerMembershipWait must be positive, PeerAckInterval 0 or more.");
 }

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.InteropServices;
 using ChatNode.Connections;
 using ChatNode.Delivery;
 using ChatNode.Diagnostics;
@@ -7,6 +8,8 @@ using ChatNode.Protocol;
 using ChatNode.Protocol.Peer;
 using ChatNode.Protocol.V1;
 using ChatNode.Storage;
+using Google.Protobuf;
+using Google.Protobuf.Collections;
 using Grpc.Core;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -35,10 +38,13 @@ internal sealed class PeerService : Peer.PeerBase
     private readonly ILogger<PeerService> _logger;
     private readonly RefusalLog _refusals;
     private readonly TimeSpan _membershipWait;
+    private readonly TimeProvider _time;
+    private readonly TimeSpan _ackInterval;
 
     public PeerService(
-        PeerAuth auth, DeliveryService delivery, Ownership ownership, ConnectionRegistry connections, PeerMetrics metrics, RefusalLog refusals, IOptions<PeerOptions> options, ILogger<PeerService> logger)
+        PeerAuth auth, DeliveryService delivery, Ownership ownership, ConnectionRegistry connections, PeerMetrics metrics, RefusalLog refusals, IOptions<PeerOptions> options, TimeProvider time, ILogger<PeerService> logger)
     {
+        _time = time;
         _auth = auth;
         _delivery = delivery;
         _ownership = ownership;
@@ -47,6 +53,7 @@ internal sealed class PeerService : Peer.PeerBase
         _logger = logger;
         _refusals = refusals;
         _membershipWait = options.Value.PeerMembershipWait;
+        _ackInterval = options.Value.PeerAckInterval;
     }
 
     public override async Task Deliver(IAsyncStreamReader<DeliveryBatch> requestStream, IServerStreamWriter<DeliveryBatchAck> responseStream, ServerCallContext context)
@@ -55,30 +62,60 @@ internal sealed class PeerService : Peer.PeerBase
 
         // The caller counts its stream as open once these headers arrive.
         await context.WriteResponseHeadersAsync([]).ConfigureAwait(false);
+
+        // Acks are informational (the sender only watches for the stream's end), so a stream of single deliveries is
+        // not answered with a frame each: the first batch is acked at once, later ones at most once per
+        // Node:PeerAckInterval, and what is left unacked when the sender completes the stream. An ack covers every
+        // batch up to its id; pushed counts the connections pushed to since the previous ack.
+        var pending = default(DeliveryBatchAck);
+        long lastAck = 0;
         await foreach (var batch in requestStream.ReadAllAsync(context.CancellationToken).ConfigureAwait(false))
         {
-            var pushed = 0;
-            foreach (var delivery in batch.Deliveries)
+            var pushed = Push(batch);
+            pending ??= new DeliveryBatchAck();
+            pending.BatchId = batch.BatchId;
+            pending.Pushed += (uint)pushed;
+            var now = _time.GetTimestamp();
+            if (lastAck == 0 || _time.GetElapsedTime(lastAck, now) >= _ackInterval)
             {
-                // A traced send continues here: the push is one more span of its trace.
-                using var span = delivery.TraceParent.Length > 0 && ActivityContext.TryParse(delivery.TraceParent, null, out var parent)
-                    ? Telemetry.Source.StartActivity("peer.deliver", ActivityKind.Consumer, parent)
-                    : null;
-                var users = Fence(delivery);
-                if (users.Count == 0)
-                {
-                    continue;
-                }
-
-                var bytes = delivery.Frame.ToByteArray();
-                var frame = new OutboundFrame(ServerFrame.Parser.ParseFrom(bytes), delivery.DeliveryId, bytes);
-                pushed += _delivery.PushToLocal(users, new ClientAddress(delivery.ExcludeUserId, delivery.ExcludeClientId), frame, delivery.StoredAtUs);
+                await responseStream.WriteAsync(pending, context.CancellationToken).ConfigureAwait(false);
+                (pending, lastAck) = (null, now);
             }
+        }
 
-            _metrics.Received(batch.Deliveries.Count);
-            await responseStream.WriteAsync(new DeliveryBatchAck { BatchId = batch.BatchId, Pushed = (uint)pushed }, context.CancellationToken).ConfigureAwait(false);
+        if (pending is not null)
+        {
+            await responseStream.WriteAsync(pending, context.CancellationToken).ConfigureAwait(false);
         }
     }
+
+    // Pushes a batch's deliveries to this node's connections; returns how many connections were pushed to.
+    private int Push(DeliveryBatch batch)
+    {
+        var pushed = 0;
+        foreach (var delivery in batch.Deliveries)
+        {
+            // A traced send continues here: the push is one more span of its trace.
+            using var span = delivery.TraceParent.Length > 0 && ActivityContext.TryParse(delivery.TraceParent, null, out var parent)
+                ? Telemetry.Source.StartActivity("peer.deliver", ActivityKind.Consumer, parent)
+                : null;
+            var users = Fence(delivery);
+            if (users.Count > 0)
+            {
+                var frame = OutboundFrame.FromProto(OwnBytes(delivery.Frame), delivery.DeliveryId);
+                pushed += _delivery.PushToLocal(users, new ClientAddress(delivery.ExcludeUserId, delivery.ExcludeClientId), frame, delivery.StoredAtUs);
+            }
+        }
+
+        _metrics.Received(batch.Deliveries.Count);
+        return pushed;
+    }
+
+    // The frame's bytes without a copy: a parsed bytes field owns an array of exactly its length, which nothing writes.
+    private static byte[] OwnBytes(ByteString frame) =>
+        MemoryMarshal.TryGetArray(frame.Memory, out var segment) && segment.Offset == 0 && segment.Count == segment.Array!.Length
+            ? segment.Array
+            : frame.ToByteArray();
 
     public override async Task<HandoffStatusReply> HandoffStatus(HandoffStatusRequest request, ServerCallContext context)
     {
@@ -101,7 +138,7 @@ internal sealed class PeerService : Peer.PeerBase
     private IReadOnlyList<string> Fence(Protocol.Peer.Delivery delivery)
     {
         var view = _ownership.View;
-        if (view.Epoch < delivery.Epoch || delivery.UserIds.All(view.OwnsEither))
+        if (view.Epoch < delivery.Epoch || OwnsAll(view, delivery.UserIds))
         {
             return delivery.UserIds;
         }
@@ -110,6 +147,19 @@ internal sealed class PeerService : Peer.PeerBase
         _metrics.Fenced(delivery.UserIds.Count - owned.Count);
         PeerLog.Fenced(_logger, delivery.DeliveryId, delivery.UserIds.Count - owned.Count, delivery.Epoch, view.Epoch);
         return owned;
+    }
+
+    private static bool OwnsAll(OwnershipView view, RepeatedField<string> users)
+    {
+        for (var i = 0; i < users.Count; i++)
+        {
+            if (!view.OwnsEither(users[i]))
+            {
+                return false;
+            }
+        }
+
+        return true;
     }
 
     private async Task AuthenticateAsync(ServerCallContext context)

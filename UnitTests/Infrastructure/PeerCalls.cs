@@ -9,7 +9,7 @@ using Microsoft.Extensions.DependencyInjection;
 
 namespace ChatNode.UnitTests.Infrastructure;
 
-/// <summary>Talks to a node's peer service as another node would, for fencing and handoff tests.</summary>
+/// <summary>Talks to a node's peer service as another node would, for fencing, handoff and stream tests.</summary>
 public static class PeerCalls
 {
     /// <summary>
@@ -18,20 +18,71 @@ public static class PeerCalls
     /// </summary>
     public static async Task<uint> DeliverAsync(TestNode receiver, string fromNodeId, IReadOnlyList<string> users, long epoch, string? secret = null)
     {
+        await using var stream = PeerCall.Open(receiver, fromNodeId, secret);
+        await stream.SendAsync(users, epoch);
+        using var deadline = new CancellationTokenSource(Poll.DefaultTimeout);
+        Assert.That(await stream.Call.ResponseStream.MoveNext(deadline.Token), Is.True, "the peer acks the batch");
+        var pushed = stream.Call.ResponseStream.Current.Pushed;
+        await stream.Call.RequestStream.CompleteAsync();
+        return pushed;
+    }
+}
+
+/// <summary>One Deliver call (a stream) to a node's peer service, opened as another node would open it.</summary>
+public sealed class PeerCall : IAsyncDisposable
+{
+    private readonly GrpcChannel _channel;
+    private ulong _batches;
+
+    private PeerCall(GrpcChannel channel, AsyncDuplexStreamingCall<DeliveryBatch, DeliveryBatchAck> call)
+    {
+        _channel = channel;
+        Call = call;
+    }
+
+    public AsyncDuplexStreamingCall<DeliveryBatch, DeliveryBatchAck> Call { get; }
+
+    /// <summary>Opens a stream to <paramref name="receiver"/> as node <paramref name="fromNodeId"/>, signed with <paramref name="secret"/> (the fleet secret unless given).</summary>
+    public static PeerCall Open(TestNode receiver, string fromNodeId, string? secret = null)
+    {
         var peerUrl = receiver.Services.GetRequiredService<ChatNode.Fleet.NodeLifecycle>().Self!.PeerUrl;
-        using var channel = GrpcChannel.ForAddress(peerUrl);
+        var channel = GrpcChannel.ForAddress(peerUrl);
         var auth = new PeerAuth(Microsoft.Extensions.Options.Options.Create(new AuthOptions { Secret = TestEnvironment.Secret, FleetSecret = secret ?? TestEnvironment.FleetSecret }));
         var headers = new Metadata { { PeerAuth.NodeHeader, fromNodeId }, { PeerAuth.AuthHeader, auth.Sign(fromNodeId) } };
-        using var call = new Peer.PeerClient(channel).Deliver(headers);
-        var frame = new ServerFrame { NewMessage = new NewMessage { DeliveryId = "m.x.1", ChatId = "x", MessageId = Guid.NewGuid().ToString("N"), Seq = 1 } };
-        var delivery = new ChatNode.Protocol.Peer.Delivery { Frame = frame.ToByteString(), DeliveryId = "m.x.1", Epoch = epoch };
+        return new PeerCall(channel, new Peer.PeerClient(channel).Deliver(headers));
+    }
+
+    /// <summary>Sends the next batch (ids count up from 1): one push of a new message in chat "x" for <paramref name="users"/>.</summary>
+    public Task SendAsync(IReadOnlyList<string> users, long epoch)
+    {
+        var batchId = ++_batches;
+        var deliveryId = $"m.x.{batchId}";
+        var frame = new ServerFrame { NewMessage = new NewMessage { DeliveryId = deliveryId, ChatId = "x", MessageId = Guid.NewGuid().ToString("N"), Seq = batchId } };
+        var delivery = new ChatNode.Protocol.Peer.Delivery { Frame = frame.ToByteString(), DeliveryId = deliveryId, Epoch = epoch };
         delivery.UserIds.Add(users);
-        var batch = new DeliveryBatch { BatchId = 1 };
+        var batch = new DeliveryBatch { BatchId = batchId };
         batch.Deliveries.Add(delivery);
-        await call.RequestStream.WriteAsync(batch);
+        return Call.RequestStream.WriteAsync(batch);
+    }
+
+    /// <summary>Completes the sending side and reads the acks until the receiver ends the stream.</summary>
+    public async Task<List<DeliveryBatchAck>> CompleteAsync()
+    {
+        await Call.RequestStream.CompleteAsync();
         using var deadline = new CancellationTokenSource(Poll.DefaultTimeout);
-        Assert.That(await call.ResponseStream.MoveNext(deadline.Token), Is.True, "the peer acks the batch");
-        await call.RequestStream.CompleteAsync();
-        return call.ResponseStream.Current.Pushed;
+        var acks = new List<DeliveryBatchAck>();
+        while (await Call.ResponseStream.MoveNext(deadline.Token))
+        {
+            acks.Add(Call.ResponseStream.Current);
+        }
+
+        return acks;
+    }
+
+    public ValueTask DisposeAsync()
+    {
+        Call.Dispose();
+        _channel.Dispose();
+        return ValueTask.CompletedTask;
     }
 }
