@@ -292,6 +292,35 @@ public sealed class DeliveryService
         return PushWhileRoom(connection, frames, "resync", countUnacknowledged: true);
     }
 
+    /// <summary>
+    /// Resyncs every connection of <paramref name="users"/> on this node at once (<see cref="ResyncAsync"/>, entries
+    /// stored at or before <paramref name="storedBeforeUs"/>): a peer dropped or lost live pushes for them. Failures
+    /// are logged; the periodic resync tries again.
+    /// </summary>
+    public async Task ResyncUsersAsync(IReadOnlyList<string> users, long storedBeforeUs, CancellationToken cancellationToken)
+    {
+        var resyncs = new List<Task>();
+        foreach (var user in users)
+        {
+            foreach (var connection in _registry.ForUser(user))
+            {
+                if (!connection.IsClosing && !connection.IsReplaying)
+                {
+                    resyncs.Add(ResyncAsync(connection, storedBeforeUs + 1, _options.ReplayPageSize, cancellationToken));
+                }
+            }
+        }
+
+        try
+        {
+            await Task.WhenAll(resyncs).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            DeliveryLog.SweepFailed(_logger, ex);
+        }
+    }
+
     /// <summary>Pushes again what the connection left unacknowledged for longer than the redelivery timeout.</summary>
     public async Task<int> RedeliverAsync(ClientConnection connection, long pushedBefore, CancellationToken cancellationToken)
     {

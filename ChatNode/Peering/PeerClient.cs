@@ -15,11 +15,16 @@ namespace ChatNode.Peering;
 /// as open once the peer answered (its response headers, sent after it accepted the credentials). A stream that fails
 /// before that is retried with exponential backoff and jitter (100 ms up to 5 s); one that the peer had answered is
 /// reopened at once, with a fresh backoff. A dead peer is logged once when it goes down and once when it is back, not
-/// per attempt. A stalled peer fills only its own queue. Owned by <see cref="PeerForwarder"/>.
+/// per attempt. A stalled peer fills only its own queue. The users of deliveries dropped (queue full) or lost with a
+/// broken stream are named in the next batch that goes out, so that the peer pushes them their inboxes at once instead
+/// of at its next periodic resync. Owned by <see cref="PeerForwarder"/>.
 /// </summary>
 internal sealed class PeerClient : IAsyncDisposable
 {
     private static readonly TimeSpan AnswerTimeout = TimeSpan.FromSeconds(5);
+
+    /// <summary>Users named for a resync in one batch at most; beyond them the peer's periodic resync finds the rest.</summary>
+    internal const int MaxMissedUsers = 10_000;
 
     private readonly Channel<Protocol.Peer.Delivery> _queue;
     private readonly string _selfId;
@@ -36,6 +41,9 @@ internal sealed class PeerClient : IAsyncDisposable
     private volatile bool _down;
     private CancellationTokenSource? _call;
     private GrpcChannel? _channel;
+    private readonly object _missedGate = new();
+    private HashSet<string>? _missed;
+    private long _missedStoredAtUs;
 
     public PeerClient(NodeInfo peer, string selfId, PeerAuth auth, int capacity, int batchSize, PeerMetrics metrics, ILogger logger, TimeProvider time)
     {
@@ -46,9 +54,11 @@ internal sealed class PeerClient : IAsyncDisposable
         _metrics = metrics;
         _logger = logger;
         _time = time;
+        // Wait, not DropWrite: with DropWrite a full channel drops the item and still reports it written. Nothing
+        // waits on it here: TryEnqueue only tries, and a refused delivery is counted and its users remembered.
         _queue = Channel.CreateBounded<Protocol.Peer.Delivery>(new BoundedChannelOptions(capacity)
         {
-            FullMode = BoundedChannelFullMode.DropWrite,
+            FullMode = BoundedChannelFullMode.Wait,
             SingleReader = true,
         });
     }
@@ -100,7 +110,51 @@ internal sealed class PeerClient : IAsyncDisposable
         }
 
         _metrics.Dropped(1);
+        Missed(delivery.UserIds, delivery.StoredAtUs);
         return false;
+    }
+
+    // Remembers users whose deliveries will not arrive, for the next batch to name.
+    private void Missed(IEnumerable<string> users, long storedAtUs)
+    {
+        lock (_missedGate)
+        {
+            _missed ??= new HashSet<string>(StringComparer.Ordinal);
+            foreach (var user in users)
+            {
+                if (_missed.Count < MaxMissedUsers)
+                {
+                    _missed.Add(user);
+                }
+            }
+
+            _missedStoredAtUs = Math.Max(_missedStoredAtUs, storedAtUs);
+        }
+    }
+
+    private bool HasMissed
+    {
+        get
+        {
+            lock (_missedGate)
+            {
+                return _missed is not null;
+            }
+        }
+    }
+
+    // Moves the users remembered so far into the batch.
+    private void TakeMissed(DeliveryBatch batch)
+    {
+        lock (_missedGate)
+        {
+            if (_missed is not null)
+            {
+                batch.ResyncUserIds.Add(_missed);
+                batch.ResyncStoredBeforeUs = _missedStoredAtUs;
+                (_missed, _missedStoredAtUs) = (null, 0);
+            }
+        }
     }
 
     public async ValueTask DisposeAsync()
@@ -156,9 +210,11 @@ internal sealed class PeerClient : IAsyncDisposable
         // The acks are read all along, so a peer that ends the stream is noticed at once, not only when a batch is next
         // sent: the watcher cancels the call, which wakes the wait for deliveries below.
         var ended = WatchAcksAsync(call.ResponseStream, callScope);
+        DeliveryBatch? inFlight = null;
         try
         {
-            while (await _queue.Reader.WaitToReadAsync(callScope.Token).ConfigureAwait(false))
+            // A drop needs a full queue, so the wait below never sleeps on users waiting to be named.
+            while (_queue.Reader.TryPeek(out _) || HasMissed || await _queue.Reader.WaitToReadAsync(callScope.Token).ConfigureAwait(false))
             {
                 var batch = new DeliveryBatch { BatchId = (ulong)Interlocked.Increment(ref _nextBatch) };
                 while (batch.Deliveries.Count < _batchSize && _queue.Reader.TryRead(out var delivery))
@@ -166,7 +222,10 @@ internal sealed class PeerClient : IAsyncDisposable
                     batch.Deliveries.Add(delivery);
                 }
 
+                TakeMissed(batch);
+                inFlight = batch;
                 await call.RequestStream.WriteAsync(batch, callScope.Token).ConfigureAwait(false);
+                inFlight = null;
                 _metrics.Forwarded(batch.Deliveries.Count);
             }
 
@@ -174,8 +233,14 @@ internal sealed class PeerClient : IAsyncDisposable
         }
         catch (Exception ex) when (!stop.IsCancellationRequested && IsTransient(ex))
         {
-            // The batch in flight may be lost: its deliveries are in the inboxes and come by resync or replay. A
-            // cancelled call was ended by the peer (or broken on purpose): the watcher knows how.
+            // The batch in flight may be lost: its deliveries are in the inboxes, and the next stream names their users
+            // for a resync (the peer pushes only what their connections were not pushed). A cancelled call was ended
+            // by the peer (or broken on purpose): the watcher knows how.
+            if (inFlight is not null)
+            {
+                Missed(inFlight.Deliveries.SelectMany(d => d.UserIds).Concat(inFlight.ResyncUserIds), Math.Max(inFlight.ResyncStoredBeforeUs, inFlight.Deliveries.Max(d => (long?)d.StoredAtUs) ?? 0));
+            }
+
             Lost(callScope.IsCancellationRequested ? await ended.ConfigureAwait(false) : ex);
         }
         finally

@@ -18,9 +18,11 @@ namespace ChatNode.Peering;
 
 /// <summary>
 /// The receiving end of peer streams: pushes each forwarded delivery to this node's connections of the named users
-/// (the frame arrives serialized; protobuf clients get those very bytes) and answers every batch with an ack. Fencing:
+/// (the frame arrives serialized; protobuf clients get those very bytes) and acknowledges the batches (the first at once,
+/// then at most once per <see cref="PeerOptions.PeerAckInterval"/>). Fencing:
 /// a user this node owns in neither its current nor its target ring is refused when this node's ring view is at least
-/// as new as the epoch the sender routed by (counted as <c>chat.peer.fenced</c>; the inbox still delivers). Also answers
+/// as new as the epoch the sender routed by (counted as <c>chat.peer.fenced</c>; the inbox still delivers). Users a batch
+/// names for a resync (the sender dropped or lost pushes for them) get their connections' inboxes pushed at once. Also answers
 /// a joining node's question how many connections this node still has to hand over to it. Every call must carry the
 /// fleet secret's signature of its node id, and that node must be a member of the ring (a node this node has not seen
 /// yet is waited for up to <see cref="PeerOptions.PeerMembershipWait"/>); refusals are counted
@@ -72,6 +74,13 @@ internal sealed class PeerService : Peer.PeerBase
         await foreach (var batch in requestStream.ReadAllAsync(context.CancellationToken).ConfigureAwait(false))
         {
             var pushed = Push(batch);
+            if (batch.ResyncUserIds.Count > 0)
+            {
+                // Not awaited: the stream goes on while the inboxes are read (failures are logged inside).
+                _metrics.ResyncAsked(batch.ResyncUserIds.Count);
+                _ = _delivery.ResyncUsersAsync(batch.ResyncUserIds, batch.ResyncStoredBeforeUs, context.CancellationToken);
+            }
+
             pending ??= new DeliveryBatchAck();
             pending.BatchId = batch.BatchId;
             pending.Pushed += (uint)pushed;

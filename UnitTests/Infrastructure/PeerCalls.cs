@@ -65,6 +65,14 @@ public sealed class PeerCall : IAsyncDisposable
         return Call.RequestStream.WriteAsync(batch);
     }
 
+    /// <summary>Sends the next batch with no deliveries, naming <paramref name="users"/> for a resync of what was stored at or before <paramref name="storedBeforeUs"/>.</summary>
+    public Task SendResyncAsync(IReadOnlyList<string> users, long storedBeforeUs)
+    {
+        var batch = new DeliveryBatch { BatchId = ++_batches, ResyncStoredBeforeUs = storedBeforeUs };
+        batch.ResyncUserIds.Add(users);
+        return Call.RequestStream.WriteAsync(batch);
+    }
+
     /// <summary>Completes the sending side and reads the acks until the receiver ends the stream.</summary>
     public async Task<List<DeliveryBatchAck>> CompleteAsync()
     {

@@ -1,9 +1,18 @@
+using ChatNode.Auth;
 using ChatNode.Client;
+using ChatNode.Fleet;
+using ChatNode.Peering;
+using ChatNode.Protocol.V1;
+using ChatNode.Protocol.Store;
+using ChatNode.Storage;
 using ChatNode.UnitTests.Infrastructure;
+using Google.Protobuf;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
 
 namespace ChatNode.UnitTests.Node.Peering;
 
-/// <summary>The receiving end of a peer stream, driven as another node would drive it.</summary>
+/// <summary>The receiving end of a peer stream, driven as another node would drive it, and what the sending end asks of it.</summary>
 [TestFixture(StoreBackend.Memory, Category = FastAttribute.Tier)]
 [TestFixture(StoreBackend.Redis)]
 public sealed class PeerServiceTests(StoreBackend backend)
@@ -31,5 +40,85 @@ public sealed class PeerServiceTests(StoreBackend backend)
         var acks = await stream.CompleteAsync();
         Assert.That(acks.Select(a => a.BatchId), Is.EqualTo(acked), "the batches acked");
         Assert.That(acks.Sum(a => (long)a.Pushed), Is.EqualTo(5), "together the acks count every push");
+    }
+
+    [Test]
+    public async Task Users_a_batch_names_for_a_resync_are_pushed_what_their_inboxes_hold_and_they_were_not_pushed()
+    {
+        await using var fleet = await TestFleet.StartAsync(2, new Dictionary<string, string?> { ["Node:InboxResyncInterval"] = "01:00:00" }, backend);
+        var (sender, receiver) = (fleet.Nodes[0], fleet.Nodes[1]);
+        var (alice, bob) = (fleet.UserOwnedBy(TestFleet.NodeIdOf(sender), "alice"), fleet.UserOwnedBy(TestFleet.NodeIdOf(receiver), "bob"));
+        await using var a = await sender.ConnectAsync(alice, "phone");
+        await using var b = await receiver.ConnectAsync(bob, "phone");
+        var chat = await a.CreateChatAsync([bob]);
+
+        // A message in bob's inbox whose live push never came, as when the sender's queue for bob's node was full.
+        var appended = await receiver.Services.GetRequiredService<IMessageStore>().AppendAsync(
+            new MessageDraft(chat.ChatId, Guid.NewGuid().ToString("N"), alice, "phone", "lost-1", new MessageBody { Text = "dropped on the way" }.ToByteArray()), CancellationToken.None);
+        var stored = appended.Message!;
+        await receiver.Services.GetRequiredService<IInboxStore>().AddAsync(
+            [new ClientAddress(bob, "phone")], new InboxEntry(DeliveryId.ForMessage(chat.ChatId, stored.Seq), stored.SentAtUs), 1000, CancellationToken.None);
+
+        await using var stream = PeerCall.Open(receiver, TestFleet.NodeIdOf(sender));
+        await stream.SendResyncAsync([bob], stored.SentAtUs);
+        var pushed = await ChatAssert.ReceiveAsync(b.Messages, 1, "the message whose live push was lost");
+        Assert.That((pushed[0].MessageId, pushed[0].Text), Is.EqualTo((stored.MessageId, "dropped on the way")));
+    }
+
+    [Test]
+    public async Task A_delivery_a_full_queue_dropped_arrives_through_the_resync_the_next_batch_asks_for()
+    {
+        // The periodic resync is an hour away: only the request in the batch can bring the dropped message.
+        await using var fleet = await TestFleet.StartAsync(2, new Dictionary<string, string?> { ["Node:InboxResyncInterval"] = "01:00:00" }, backend);
+        var (sender, receiver) = (fleet.Nodes[0], fleet.Nodes[1]);
+        var (alice, bob) = (fleet.UserOwnedBy(TestFleet.NodeIdOf(sender), "alice"), fleet.UserOwnedBy(TestFleet.NodeIdOf(receiver), "bob"));
+        await using var a = await sender.ConnectAsync(alice, "phone");
+        await using var b = await receiver.ConnectAsync(bob, "phone");
+        var chat = await a.CreateChatAsync([bob]);
+        var first = await StoreForAsync(receiver, chat.ChatId, alice, bob, "first");
+        var second = await StoreForAsync(receiver, chat.ChatId, alice, bob, "second");
+
+        // A sending end with room for one delivery, its stream not open yet: the second delivery is dropped.
+        var auth = new PeerAuth(Options.Create(new AuthOptions { Secret = TestEnvironment.Secret, FleetSecret = TestEnvironment.FleetSecret }));
+        var metrics = sender.Services.GetRequiredService<PeerMetrics>();
+        var self = receiver.Services.GetRequiredService<NodeLifecycle>().Self!;
+        var client = new PeerClient(self, TestFleet.NodeIdOf(sender), auth, capacity: 1, batchSize: 10, metrics, new RecordingLogger(), TimeProvider.System);
+        try
+        {
+            Assert.That(client.TryEnqueue(Forward(chat.ChatId, bob, first)), Is.True);
+            Assert.That(client.TryEnqueue(Forward(chat.ChatId, bob, second)), Is.False, "the queue is full");
+            client.Start();
+
+            var pushed = await ChatAssert.ReceiveAsync(b.Messages, 2, "the forwarded message, then the dropped one by resync");
+            Assert.That(pushed.Select(m => m.Text), Is.EqualTo(new[] { "first", "second" }));
+        }
+        finally
+        {
+            await client.DisposeAsync();
+        }
+    }
+
+    // A message of alice's in the chat, stored and in bob's inbox, not pushed to anyone.
+    private static async Task<StoredMessage> StoreForAsync(TestNode node, string chatId, string alice, string bob, string text)
+    {
+        var appended = await node.Services.GetRequiredService<IMessageStore>().AppendAsync(
+            new MessageDraft(chatId, Guid.NewGuid().ToString("N"), alice, "phone", "direct-" + text, new MessageBody { Text = text }.ToByteArray()), CancellationToken.None);
+        var stored = appended.Message!;
+        await node.Services.GetRequiredService<IInboxStore>().AddAsync(
+            [new ClientAddress(bob, "phone")], new InboxEntry(DeliveryId.ForMessage(chatId, stored.Seq), stored.SentAtUs), 1000, CancellationToken.None);
+        return stored;
+    }
+
+    // The delivery a sending node would forward for the stored message.
+    private static ChatNode.Protocol.Peer.Delivery Forward(string chatId, string user, StoredMessage message)
+    {
+        var deliveryId = DeliveryId.ForMessage(chatId, message.Seq);
+        var frame = new ServerFrame
+        {
+            NewMessage = new NewMessage { DeliveryId = deliveryId, ChatId = chatId, MessageId = message.MessageId, Seq = (ulong)message.Seq, SenderUserId = message.SenderUserId, Text = MessageBody.Parser.ParseFrom(message.Body.Span).Text },
+        };
+        var delivery = new ChatNode.Protocol.Peer.Delivery { Frame = frame.ToByteString(), DeliveryId = deliveryId, StoredAtUs = message.SentAtUs };
+        delivery.UserIds.Add(user);
+        return delivery;
     }
 }
