@@ -132,16 +132,8 @@ internal sealed class PeerClient : IAsyncDisposable
         }
     }
 
-    private bool HasMissed
-    {
-        get
-        {
-            lock (_missedGate)
-            {
-                return _missed is not null;
-            }
-        }
-    }
+    // Read without the lock: the loop only needs to see users remembered before a drop that filled the queue it drains.
+    private bool HasMissed => Volatile.Read(ref _missed) is not null;
 
     // Moves the users remembered so far into the batch.
     private void TakeMissed(DeliveryBatch batch)

@@ -53,11 +53,7 @@ public sealed class PeerServiceTests(StoreBackend backend)
         var chat = await a.CreateChatAsync([bob]);
 
         // A message in bob's inbox whose live push never came, as when the sender's queue for bob's node was full.
-        var appended = await receiver.Services.GetRequiredService<IMessageStore>().AppendAsync(
-            new MessageDraft(chat.ChatId, Guid.NewGuid().ToString("N"), alice, "phone", "lost-1", new MessageBody { Text = "dropped on the way" }.ToByteArray()), CancellationToken.None);
-        var stored = appended.Message!;
-        await receiver.Services.GetRequiredService<IInboxStore>().AddAsync(
-            [new ClientAddress(bob, "phone")], new InboxEntry(DeliveryId.ForMessage(chat.ChatId, stored.Seq), stored.SentAtUs), 1000, CancellationToken.None);
+        var stored = await StoreForAsync(receiver, chat.ChatId, alice, bob, "dropped on the way");
 
         await using var stream = PeerCall.Open(receiver, TestFleet.NodeIdOf(sender));
         await stream.SendResyncAsync([bob], stored.SentAtUs);
@@ -102,7 +98,7 @@ public sealed class PeerServiceTests(StoreBackend backend)
     private static async Task<StoredMessage> StoreForAsync(TestNode node, string chatId, string alice, string bob, string text)
     {
         var appended = await node.Services.GetRequiredService<IMessageStore>().AppendAsync(
-            new MessageDraft(chatId, Guid.NewGuid().ToString("N"), alice, "phone", "direct-" + text, new MessageBody { Text = text }.ToByteArray()), CancellationToken.None);
+            new MessageDraft(chatId, Guid.NewGuid().ToString("N"), alice, "phone", "direct-" + Guid.NewGuid().ToString("N"), new MessageBody { Text = text }.ToByteArray()), CancellationToken.None);
         var stored = appended.Message!;
         await node.Services.GetRequiredService<IInboxStore>().AddAsync(
             [new ClientAddress(bob, "phone")], new InboxEntry(DeliveryId.ForMessage(chatId, stored.Seq), stored.SentAtUs), 1000, CancellationToken.None);
