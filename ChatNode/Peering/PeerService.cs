@@ -11,6 +11,7 @@ using ChatNode.Storage;
 using Google.Protobuf;
 using Google.Protobuf.Collections;
 using Grpc.Core;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
@@ -42,11 +43,13 @@ internal sealed class PeerService : Peer.PeerBase
     private readonly TimeSpan _membershipWait;
     private readonly TimeProvider _time;
     private readonly TimeSpan _ackInterval;
+    private readonly CancellationToken _stopping;
 
     public PeerService(
-        PeerAuth auth, DeliveryService delivery, Ownership ownership, ConnectionRegistry connections, PeerMetrics metrics, RefusalLog refusals, IOptions<PeerOptions> options, TimeProvider time, ILogger<PeerService> logger)
+        PeerAuth auth, DeliveryService delivery, Ownership ownership, ConnectionRegistry connections, PeerMetrics metrics, RefusalLog refusals, IOptions<PeerOptions> options, TimeProvider time, IHostApplicationLifetime lifetime, ILogger<PeerService> logger)
     {
         _time = time;
+        _stopping = lifetime.ApplicationStopping;
         _auth = auth;
         _delivery = delivery;
         _ownership = ownership;
@@ -76,9 +79,10 @@ internal sealed class PeerService : Peer.PeerBase
             var pushed = Push(batch);
             if (batch.ResyncUserIds.Count > 0)
             {
-                // Not awaited: the stream goes on while the inboxes are read (failures are logged inside).
+                // Not awaited, and not ended with the stream: the stream goes on while the inboxes are read (failures
+                // are logged inside), and a stream that breaks meanwhile does not cancel them.
                 _metrics.ResyncAsked(batch.ResyncUserIds.Count);
-                _ = _delivery.ResyncUsersAsync(batch.ResyncUserIds, batch.ResyncStoredBeforeUs, context.CancellationToken);
+                _ = _delivery.ResyncUsersAsync(batch.ResyncUserIds, batch.ResyncStoredBeforeUs, _stopping);
             }
 
             pending ??= new DeliveryBatchAck();
