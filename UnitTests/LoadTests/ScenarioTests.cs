@@ -1,4 +1,3 @@
-using System.Diagnostics.Metrics;
 using ChatNode.LoadTests.Engine;
 using ChatNode.LoadTests.Scenarios;
 using ChatNode.UnitTests.Infrastructure;
@@ -47,17 +46,7 @@ public sealed class ScenarioTests : NodeFixture
     public async Task The_direct_scenario_puts_each_recipient_on_its_senders_node_or_on_another(string placement, int forwardedPerDelivery)
     {
         await using var fleet = await TestFleet.StartAsync(2);
-        var forwarded = 0L;
-        using var listener = new MeterListener();
-        listener.InstrumentPublished = (instrument, l) =>
-        {
-            if (instrument.Name == "chat.peer.forwarded")
-            {
-                l.EnableMeasurementEvents(instrument);
-            }
-        };
-        listener.SetMeasurementEventCallback<long>((_, value, _, _) => Interlocked.Add(ref forwarded, value));
-        listener.Start();
+        using var forwarded = new CounterTotal("chat.peer.forwarded");
 
         var options = LoadOptions.Parse("direct", ["--pairs", "10", "--concurrency", "10", "--warmup", "0s", "--duration", "2s", "--placement", placement]);
         using var load = Scenario.Create("direct");
@@ -70,7 +59,7 @@ public sealed class ScenarioTests : NodeFixture
 
         Assert.That(report.Delivered, Is.EqualTo(report.ExpectedDeliveries).And.GreaterThan(0), "every confirmed delivery arrived");
         // Each of the 10 chats' creation is pushed to its recipient as well.
-        Assert.That(Interlocked.Read(ref forwarded), Is.EqualTo(forwardedPerDelivery * (report.Delivered + 10)), "pushes that crossed a peer stream");
+        Assert.That(forwarded.Value, Is.EqualTo(forwardedPerDelivery * (report.Delivered + 10)), "pushes that crossed a peer stream");
         Assert.That(report.Cpu.Single().MicrosecondsPerDelivery, Is.GreaterThan(0), "the watched process's CPU over the measured load");
     }
 

@@ -1,4 +1,3 @@
-using System.Diagnostics.Metrics;
 using ChatNode.Auth;
 using ChatNode.Fleet;
 using ChatNode.Registry.Ring;
@@ -104,24 +103,14 @@ public sealed class TransitionTests(StoreBackend backend)
         await using var fleet = await TestFleet.StartAsync(2, Settings, backend);
         var (sender, receiver) = (fleet.Nodes[0], fleet.Nodes[1]);
         var notTheReceivers = fleet.UserOwnedBy(TestFleet.NodeIdOf(sender), "fenced");
-        var fenced = 0L;
-        using var listener = new MeterListener();
-        listener.InstrumentPublished = (instrument, l) =>
-        {
-            if (instrument.Name == "chat.peer.fenced")
-            {
-                l.EnableMeasurementEvents(instrument);
-            }
-        };
-        listener.SetMeasurementEventCallback<long>((_, value, _, _) => Interlocked.Add(ref fenced, value));
-        listener.Start();
+        using var fenced = new CounterTotal("chat.peer.fenced");
 
         var epoch = TestFleet.Ring(receiver).Epoch;
         await PeerCalls.DeliverAsync(receiver, TestFleet.NodeIdOf(sender), [notTheReceivers], epoch);
-        Assert.That(Interlocked.Read(ref fenced), Is.EqualTo(1), "routed at the receiver's own epoch, to a user it does not own: refused");
+        Assert.That(fenced.Value, Is.EqualTo(1), "routed at the receiver's own epoch, to a user it does not own: refused");
 
         await PeerCalls.DeliverAsync(receiver, TestFleet.NodeIdOf(sender), [notTheReceivers], epoch + 1000);
-        Assert.That(Interlocked.Read(ref fenced), Is.EqualTo(1), "a sender with a newer ring is trusted: the receiver is behind");
+        Assert.That(fenced.Value, Is.EqualTo(1), "a sender with a newer ring is trusted: the receiver is behind");
     }
 
     // The moves of a ring change are spread, not a burst: the first and last are apart (the window is 2 s).
