@@ -205,8 +205,9 @@ internal sealed class PeerClient : IAsyncDisposable
         DeliveryBatch? inFlight = null;
         try
         {
-            // A drop needs a full queue, so the wait below never sleeps on users waiting to be named.
-            while (_queue.Reader.TryPeek(out _) || HasMissed || await _queue.Reader.WaitToReadAsync(callScope.Token).ConfigureAwait(false))
+            // A drop needs a full queue, so the wait below never sleeps on users waiting to be named (and it returns at
+            // once while deliveries are queued).
+            while (HasMissed || await _queue.Reader.WaitToReadAsync(callScope.Token).ConfigureAwait(false))
             {
                 var batch = new DeliveryBatch { BatchId = (ulong)Interlocked.Increment(ref _nextBatch) };
                 while (batch.Deliveries.Count < _batchSize && _queue.Reader.TryRead(out var delivery))

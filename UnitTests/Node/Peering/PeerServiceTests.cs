@@ -1,4 +1,3 @@
-using ChatNode.Auth;
 using ChatNode.Client;
 using ChatNode.Fleet;
 using ChatNode.Peering;
@@ -8,7 +7,6 @@ using ChatNode.Storage;
 using ChatNode.UnitTests.Infrastructure;
 using Google.Protobuf;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Options;
 
 namespace ChatNode.UnitTests.Node.Peering;
 
@@ -75,7 +73,7 @@ public sealed class PeerServiceTests(StoreBackend backend)
         var second = await StoreForAsync(receiver, chat.ChatId, alice, bob, "second");
 
         // A sending end with room for one delivery, its stream not open yet: the second delivery is dropped.
-        var auth = new PeerAuth(Options.Create(new AuthOptions { Secret = TestEnvironment.Secret, FleetSecret = TestEnvironment.FleetSecret }));
+        var auth = sender.Services.GetRequiredService<PeerAuth>();
         var metrics = sender.Services.GetRequiredService<PeerMetrics>();
         var self = receiver.Services.GetRequiredService<NodeLifecycle>().Self!;
         var client = new PeerClient(self, TestFleet.NodeIdOf(sender), auth, capacity: 1, batchSize: 10, metrics, new RecordingLogger(), TimeProvider.System);
