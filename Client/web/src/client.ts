@@ -379,6 +379,15 @@ export class ChatClient extends TypedEmitter<ChatClientEvents> {
     return bytes;
   }
 
+  private sendQuietAck(deliveryIds: readonly string[]): void {
+    const connection = this.connection;
+    if (connection === undefined || !connection.isOpen) {
+      throw new ChatConnectionError('not connected');
+    }
+
+    this.requests.sendUnanswered(connection, 'ack', { deliveryIds, quiet: true });
+  }
+
   // One request on the current connection (see RequestTracker.send for how it fails).
   private request<C extends CommandName>(command: C, body: WireCommands[C]): Promise<WireResults[C]> {
     const connection = this.connection;
@@ -538,7 +547,9 @@ export class ChatClient extends TypedEmitter<ChatClientEvents> {
     }
   }
 
-  // One ack at a time, carrying everything gathered meanwhile (after `ackDelayMs`), until nothing is left.
+  // One ack per `ackDelayMs`, carrying everything gathered meanwhile, until nothing is left. While the client runs the
+  // acks are quiet (§4.5: the node answers only a failed one, and nothing here needs the count); the last one before
+  // it closes waits for its answer, so the node has it before the connection ends.
   private async drainAcks(): Promise<void> {
     try {
       while (this.acks.length > 0) {
@@ -546,8 +557,13 @@ export class ChatClient extends TypedEmitter<ChatClientEvents> {
           await sleep(this.options.ackDelayMs, this.stopController.signal);
         }
 
+        const batch = this.acks.splice(0, MAX_ACK_BATCH);
         try {
-          await this.ack(this.acks.splice(0, MAX_ACK_BATCH));
+          if (this.state === 'running') {
+            this.sendQuietAck(batch);
+          } else {
+            await this.ack(batch);
+          }
         } catch {
           // A failed ack is not retried: the node pushes the items again and the dedupe absorbs them.
         }

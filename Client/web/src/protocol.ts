@@ -204,7 +204,7 @@ export interface WireCommands {
   sendMessage: { chatId: string; clientMessageId: string; text?: string; attachments?: readonly { attachmentId: string }[] };
   modifyChatParticipants: { chatId: string; userId: string; action: ParticipantAction };
   listChats: { limit?: number; after?: string };
-  ack: { deliveryIds: readonly string[] };
+  ack: { deliveryIds: readonly string[]; quiet?: boolean };
   ping: Record<string, never>;
   deactivateClient: { clientId: string };
   listClients: Record<string, never>;

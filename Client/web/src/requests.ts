@@ -69,6 +69,14 @@ export class RequestTracker {
     });
   }
 
+  /**
+   * Sends one request that nothing waits on (a quiet `ack`, §4.5) under a request id of its own, so that an error
+   * answer matches no pending request and is dropped. Throws when the connection is not open.
+   */
+  sendUnanswered<C extends CommandName>(connection: Connection, command: C, body: WireCommands[C]): void {
+    connection.send(encodeRequest(++this.nextRequestId, command, body));
+  }
+
   /** Settles the request `frame` answers; false when it is a push (request id 0). Late answers are dropped. */
   settle(frame: WireServerFrame): boolean {
     const requestId = requestIdOf(frame);

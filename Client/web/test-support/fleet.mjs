@@ -192,6 +192,37 @@ export async function connectClient(t, userId, clientId = 'web', options = {}) {
   return connected;
 }
 
+/**
+ * Records, parsed, the frames sent and received by every WebSocket created from now until test `t` ends (clients
+ * created earlier are not recorded).
+ */
+export function recordFrames(t) {
+  const Original = globalThis.WebSocket;
+  const frames = { sent: [], received: [] };
+  globalThis.WebSocket = class RecordingWebSocket extends Original {
+    constructor(...args) {
+      super(...args);
+      this.addEventListener('message', (event) => {
+        if (typeof event.data === 'string') {
+          frames.received.push(JSON.parse(event.data));
+        }
+      });
+    }
+
+    send(data) {
+      if (typeof data === 'string') {
+        frames.sent.push(JSON.parse(data));
+      }
+
+      super.send(data);
+    }
+  };
+  t.after(() => {
+    globalThis.WebSocket = Original;
+  });
+  return frames;
+}
+
 /** Awaits `promise` for at most `timeoutMs`; the failure names what was awaited. */
 export async function withDeadline(promise, what, timeoutMs = 15_000) {
   let timer;

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { SeqDedupe } from '../dist/index.js';
-import { connectClient, createClient, eventually, mintToken, usersOnDistinctNodes, withDeadline } from '../test-support/fleet.mjs';
+import { connectClient, createClient, eventually, mintToken, recordFrames, usersOnDistinctNodes, withDeadline } from '../test-support/fleet.mjs';
 
 const TIMEOUT = { timeout: 60_000 };
 
@@ -34,6 +34,31 @@ test('messages sent while the recipient is offline are replayed once, in order, 
   const later = await connectClient(t, bobRoute.userId, 'web');
   assert.deepEqual(later.recorder.replays, [0], 'everything was acknowledged');
   assert.equal(later.recorder.messages.length, 0);
+});
+
+test('a running client acknowledges quietly: the node answers none of its acks, and they remove the entries', TIMEOUT, async (t) => {
+  const [aliceRoute, bobRoute] = await usersOnDistinctNodes('alice', 'bob');
+  const alice = await connectClient(t, aliceRoute.userId);
+  const frames = recordFrames(t);
+  const bob = await connectClient(t, bobRoute.userId, 'web');
+
+  const chat = await alice.client.createChat([bobRoute.userId]);
+  const sent = [];
+  for (let i = 1; i <= 3; i++) {
+    sent.push(await alice.client.sendMessage(chat.chatId, `quiet ${i}`));
+  }
+
+  await eventually(() => bob.recorder.messagesOf(chat.chatId).length === 3, 'the three messages at bob');
+  const deliveryIds = [`u.${chat.chatId}.1`, ...sent.map((r) => `m.${chat.chatId}.${r.seq}`)];
+  const acks = () => frames.sent.filter((frame) => frame.ack !== undefined);
+  await eventually(() => deliveryIds.every((id) => acks().some((frame) => frame.ack.deliveryIds.includes(id))), 'acks of the update and the messages', {
+    actual: () => JSON.stringify(acks()),
+  });
+  assert.ok(acks().every((frame) => frame.ack.quiet === true), 'every automatic ack of a running client is quiet');
+
+  // An explicit ack is answered, after the quiet ones sent before it on the same connection.
+  assert.equal(await bob.client.ack(deliveryIds), 0, 'the quiet acks removed the four entries');
+  assert.equal(frames.received.filter((frame) => frame.ackResult !== undefined).length, 1, 'only the explicit ack was answered');
 });
 
 test('a message pushed again after a reconnect is not handed to the application twice', TIMEOUT, async (t) => {
