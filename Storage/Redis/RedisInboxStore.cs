@@ -78,49 +78,151 @@ internal sealed class RedisInboxStore : IInboxStore
 
         return _retry.RunAsync("inbox.add", async () =>
         {
-            // One script per user, all in one batch: each reads the user's registered clients and writes their inboxes
-            // (one slot), so a send needs no separate round trip to list the recipients' clients.
-            var batch = Db.CreateBatch();
+            // One script call per master: for the users whose slots it serves, one call reads their registered clients
+            // and writes their inboxes (a user alone on a master gets the one-user script, in the same batch). A send
+            // therefore needs no round trip to list the recipients' clients, and a group of 100 costs each master one
+            // script call instead of one per participant.
             var users = userIds as IReadOnlyList<string> ?? userIds.ToArray();
             var keys = new RedisKey[users.Count];
-            var writes = new Task<RedisResult>[users.Count];
-            var ttl = RedisChatStore.Seconds(_options.MessageTtl);
             for (var i = 0; i < users.Count; i++)
             {
-                var user = users[i];
-                keys[i] = RedisKeys.UserClients(user);
-                writes[i] = batch.ScriptEvaluateAsync(
-                    RedisScripts.AddToUserInboxes,
-                    [keys[i]],
-                    [entry.DeliveryId, entry.Score, ttl, maxEntries, user == except.UserId ? except.ClientId : ""]);
+                keys[i] = RedisKeys.UserClients(users[i]);
+            }
+
+            // A 1:1 chat's two users share a master a third of the time: too rarely to pay for grouping every send.
+            var masters = users.Count > 2 ? MastersOf(keys) : Singles(keys);
+            var batch = Db.CreateBatch();
+            var calls = new Task<RedisResult>[masters.Count];
+            for (var m = 0; m < masters.Count; m++)
+            {
+                var (server, members) = masters[m];
+                calls[m] = members.Count == 1
+                    ? batch.ScriptEvaluateAsync(RedisScripts.AddToUserInboxes, [keys[members[0]]], UserArgs(users[members[0]], except, entry, maxEntries))
+                    : server!.ExecuteAsync("EVAL", UsersArgs(keys, members, except, entry, maxEntries), CommandFlags.NoRedirect);
             }
 
             batch.Execute();
-            await Task.WhenAll(writes).ConfigureAwait(false);
-            List<RedisKey>? written = null;
+            var written = new List<RedisKey>(users.Count);
             List<ClientAddress>? full = null;
-            for (var i = 0; i < writes.Length; i++)
+            for (var m = 0; m < masters.Count; m++)
             {
-                var reply = (RedisResult[])writes[i].Result!;
-                if ((long)reply[0] > 0)
+                var members = masters[m].Members;
+                RedisResult[] reply;
+                try
                 {
-                    (written ??= []).Add(keys[i]);
+                    reply = (RedisResult[])(await calls[m].ConfigureAwait(false))!;
+                }
+                catch (RedisServerException ex) when (members.Count > 1 && !ex.Message.StartsWith("OOM", StringComparison.Ordinal))
+                {
+                    // The slots moved (MOVED, ASK, a key no longer on that node): the one-user scripts, which the client
+                    // routes and redirects itself. The writes are idempotent, so what the refused call may have done is
+                    // harmless.
+                    reply = await PerUserAsync(users, keys, members, except, entry, maxEntries).ConfigureAwait(false);
                 }
 
-                for (var j = 1; j < reply.Length; j++)
+                var at = 0;
+                foreach (var index in members)
                 {
-                    (full ??= []).Add(new ClientAddress(users[i], (string)reply[j]!));
+                    var count = (long)reply[at];
+                    var fullCount = (int)(long)reply[at + 1];
+                    if (count > 0)
+                    {
+                        // Only the masters written wait for their replicas (a sender with no other client wrote nothing).
+                        written.Add(keys[index]);
+                    }
+
+                    for (var j = 0; j < fullCount; j++)
+                    {
+                        (full ??= []).Add(new ClientAddress(users[index], (string)reply[at + 2 + j]!));
+                    }
+
+                    at += 2 + fullCount;
                 }
             }
 
-            // Only the masters written wait for their replicas (a sender's user with no other client wrote nothing).
-            if (written is not null)
+            if (written.Count > 0)
             {
                 await _replicas.EnsureAsync(written).ConfigureAwait(false);
             }
 
             return (IReadOnlyList<ClientAddress>?)full ?? [];
         }, cancellationToken);
+    }
+
+    // Each user on its own (the master is not looked up: one-user calls are routed by the client).
+    private static List<(IServer? Server, List<int> Members)> Singles(RedisKey[] keys)
+    {
+        var singles = new List<(IServer? Server, List<int> Members)>(keys.Length);
+        for (var i = 0; i < keys.Length; i++)
+        {
+            singles.Add((null, [i]));
+        }
+
+        return singles;
+    }
+
+    // The users' indexes grouped by the master that serves their slot now.
+    private List<(IServer? Server, List<int> Members)> MastersOf(RedisKey[] keys)
+    {
+        var masters = new List<(IServer? Server, List<int> Members)>(3);
+        for (var i = 0; i < keys.Length; i++)
+        {
+            var server = _connection.GetServer(keys[i], null, CommandFlags.DemandMaster);
+            var found = false;
+            foreach (var (known, members) in masters)
+            {
+                if (known!.EndPoint.Equals(server.EndPoint))
+                {
+                    members.Add(i);
+                    found = true;
+                    break;
+                }
+            }
+
+            if (!found)
+            {
+                masters.Add((server, [i]));
+            }
+        }
+
+        return masters;
+    }
+
+    private RedisValue[] UserArgs(string user, ClientAddress except, InboxEntry entry, int maxEntries) =>
+        [entry.DeliveryId, entry.Score, RedisChatStore.Seconds(_options.MessageTtl), maxEntries, user == except.UserId ? except.ClientId : ""];
+
+    private object[] UsersArgs(RedisKey[] keys, List<int> members, ClientAddress except, InboxEntry entry, int maxEntries)
+    {
+        var args = new object[members.Count + 8];
+        args[0] = RedisScripts.AddToUsersInboxes;
+        args[1] = 1;
+        args[2] = (string)keys[members[0]]!;
+        args[3] = entry.DeliveryId;
+        args[4] = entry.Score;
+        args[5] = RedisChatStore.Seconds(_options.MessageTtl);
+        args[6] = maxEntries;
+        args[7] = except.ClientId;
+        args[8] = (string)RedisKeys.UserClients(except.UserId)!;
+        for (var i = 1; i < members.Count; i++)
+        {
+            args[8 + i] = (string)keys[members[i]]!;
+        }
+
+        return args;
+    }
+
+    // The one-user script for each of the members, their replies concatenated in the members' order.
+    private async Task<RedisResult[]> PerUserAsync(IReadOnlyList<string> users, RedisKey[] keys, List<int> members, ClientAddress except, InboxEntry entry, int maxEntries)
+    {
+        var db = Db;
+        var replies = new List<RedisResult>();
+        foreach (var index in members)
+        {
+            replies.AddRange((RedisResult[])(await db.ScriptEvaluateAsync(RedisScripts.AddToUserInboxes, [keys[index]], UserArgs(users[index], except, entry, maxEntries))
+                .ConfigureAwait(false))!);
+        }
+
+        return [.. replies];
     }
 
     public Task<IReadOnlyList<InboxEntry>> ReadAsync(ClientAddress client, long fromScore, int limit, CancellationToken cancellationToken) =>

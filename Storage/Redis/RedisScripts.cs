@@ -213,23 +213,52 @@ internal static class RedisScripts
         return add_one(KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3], ARGV[4])
         """;
 
+    // AddToInbox for every client registered in a user's clients hash but a skipped one. The inbox and acknowledged-ids
+    // keys are the hash's key with its last part replaced (RedisKeys.InboxPrefix, RedisKeys.AckedPrefix), so the send
+    // path does not build them per message. Appends to r: inboxes written, how many were full, their client ids.
+    private const string AddUser = AddOne + """
+
+        local function add_user(clients, skip, id, score, ttl_s, max, r)
+          local user = string.sub(clients, 1, -3)
+          local written, full = 0, {}
+          for _, client in ipairs(redis.call('HKEYS', clients)) do
+            if client ~= skip then
+              local added = add_one(user .. 'i:' .. client, user .. 'a:' .. client, id, score, ttl_s, max)
+              if added == 1 then written = written + 1 elseif added == 2 then full[#full + 1] = client end
+            end
+          end
+          r[#r + 1] = written
+          r[#r + 1] = #full
+          for _, client in ipairs(full) do r[#r + 1] = client end
+        end
+        """;
+
     /// <summary>
     /// KEYS: the user's clients hash (<c>u:{user}:cl</c>). ARGV: delivery id, score, inbox TTL s, max entries, a client id
     /// to skip ('' for none). <see cref="AddToInbox"/> for every client registered in the hash but the skipped one: the
-    /// inboxes share the user's slot, so one script reads the registrations and writes every inbox. The inbox and
-    /// acknowledged-ids keys are the hash's key with its last part replaced (<see cref="RedisKeys.InboxPrefix"/>,
-    /// <see cref="RedisKeys.AckedPrefix"/>), so the send path does not build them per message. Returns {inboxes
-    /// written, ids of the clients whose inbox holds max entries already...}.
+    /// inboxes share the user's slot, so one script reads the registrations and writes every inbox. Returns {inboxes
+    /// written, how many were full, ids of the clients whose inbox holds max entries already...}.
     /// </summary>
-    public const string AddToUserInboxes = AddOne + """
+    public const string AddToUserInboxes = AddUser + """
 
-        local user = string.sub(KEYS[1], 1, -3)
-        local r = {0}
-        for _, client in ipairs(redis.call('HKEYS', KEYS[1])) do
-          if client ~= ARGV[5] then
-            local added = add_one(user .. 'i:' .. client, user .. 'a:' .. client, ARGV[1], ARGV[2], ARGV[3], ARGV[4])
-            if added == 1 then r[1] = r[1] + 1 elseif added == 2 then r[#r + 1] = client end
-          end
+        local r = {}
+        add_user(KEYS[1], ARGV[5], ARGV[1], ARGV[2], ARGV[3], ARGV[4], r)
+        return r
+        """;
+
+    /// <summary>
+    /// <see cref="AddToUserInboxes"/> for several users whose slots one master serves, in one call: KEYS: the first
+    /// user's clients hash (it routes the call). ARGV: delivery id, score, inbox TTL s, max entries, the client id to skip,
+    /// the clients hash of the user it belongs to ('' for none), the other users' clients hashes... Keys of other slots
+    /// are allowed (the flag) as long as this node serves them; Redis refuses the call otherwise, before it writes.
+    /// Returns, per user in order, {inboxes written, how many were full, their client ids...}.
+    /// </summary>
+    public const string AddToUsersInboxes = "#!lua flags=allow-cross-slot-keys\n" + AddUser + """
+
+        local r = {}
+        add_user(KEYS[1], KEYS[1] == ARGV[6] and ARGV[5] or '', ARGV[1], ARGV[2], ARGV[3], ARGV[4], r)
+        for i = 7, #ARGV do
+          add_user(ARGV[i], ARGV[i] == ARGV[6] and ARGV[5] or '', ARGV[1], ARGV[2], ARGV[3], ARGV[4], r)
         end
         return r
         """;

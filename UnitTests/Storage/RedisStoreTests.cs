@@ -65,6 +65,47 @@ public sealed class RedisStoreTests : StoreContractTests
         Assert.That((await Ttls()).Inbox, Is.LessThanOrEqualTo(marker), "not extended while more than the TTL is left");
     }
 
+    [Test]
+    public async Task A_fan_out_costs_each_master_one_script_call_for_all_the_users_it_serves()
+    {
+        var stores = Stores;
+        var connection = _providers[0].GetRequiredService<StackExchange.Redis.IConnectionMultiplexer>();
+        var users = Enumerable.Range(0, 30).Select(i => TestEnvironment.NewId($"fan{i}")).ToArray();
+        foreach (var user in users)
+        {
+            await stores.Clients.RegisterAsync(new ClientAddress(user, "phone"), 3, DateTimeOffset.UtcNow.AddMinutes(-1), CancellationToken.None);
+        }
+
+        var masters = connection.GetServers().Where(s => !s.IsReplica && s.IsConnected).ToArray();
+        async Task<long> ScriptCalls()
+        {
+            long calls = 0;
+            foreach (var master in masters)
+            {
+                var stats = (await master.InfoAsync("commandstats")).SelectMany(g => g).ToDictionary(p => p.Key, p => p.Value);
+                foreach (var name in new[] { "cmdstat_eval", "cmdstat_evalsha" })
+                {
+                    if (stats.TryGetValue(name, out var value))
+                    {
+                        calls += long.Parse(value.Split(',')[0]["calls=".Length..], System.Globalization.CultureInfo.InvariantCulture);
+                    }
+                }
+            }
+
+            return calls;
+        }
+
+        var before = await ScriptCalls();
+        var full = await stores.Inbox.AddToUsersAsync(users, new ClientAddress(users[0], "laptop"), new InboxEntry("m.c.1", DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() * 1000), 10, CancellationToken.None);
+        var calls = await ScriptCalls() - before;
+        Assert.That(full, Is.Empty);
+        Assert.That(calls, Is.InRange(1, masters.Length), $"30 users over {masters.Length} masters: one call each, not one per user");
+        foreach (var user in users)
+        {
+            Assert.That((await stores.Inbox.ReadAsync(new ClientAddress(user, "phone"), 0, 10, CancellationToken.None)).Select(e => e.DeliveryId), Is.EqualTo(new[] { "m.c.1" }));
+        }
+    }
+
     [OneTimeTearDown]
     public async Task DisposeConnections()
     {

@@ -313,6 +313,37 @@ public abstract class StoreContractTests
     }
 
     [Test]
+    public async Task A_fan_out_to_a_group_writes_each_members_inboxes_but_the_senders_own_and_names_the_full_ones()
+    {
+        // Enough users that several share a store shard (Redis: one script call per master for all of them).
+        var users = Enumerable.Range(0, 24).Select(i => Id($"member{i}")).ToArray();
+        foreach (var user in users)
+        {
+            await Stores.Clients.RegisterAsync(new ClientAddress(user, "phone"), 3, Issued, None);
+            await Stores.Clients.RegisterAsync(new ClientAddress(user, "laptop"), 3, Issued, None);
+        }
+
+        var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() * 1000;
+        var fullOnes = new[] { new ClientAddress(users[5], "laptop"), new ClientAddress(users[17], "laptop") };
+        await Stores.Inbox.AddAsync(fullOnes, new InboxEntry("m.c.1", now), 2, None);
+        await Stores.Inbox.AddAsync(fullOnes, new InboxEntry("m.c.2", now + 1), 2, None);
+        await Stores.Inbox.RemoveAsync(new ClientAddress(users[9], "phone"), ["m.c.3"], None);
+
+        var sender = new ClientAddress(users[0], "phone");
+        var full = await Stores.Inbox.AddToUsersAsync(users, sender, new InboxEntry("m.c.3", now + 2), 2, None);
+        Assert.That(full, Is.EquivalentTo(fullOnes), "the full inboxes are named");
+        foreach (var user in users)
+        {
+            foreach (var client in new[] { new ClientAddress(user, "phone"), new ClientAddress(user, "laptop") })
+            {
+                var ids = (await Stores.Inbox.ReadAsync(client, 0, 10, None)).Select(e => e.DeliveryId).ToArray();
+                var expected = client == sender || client == new ClientAddress(users[9], "phone") ? [] : fullOnes.Contains(client) ? new[] { "m.c.1", "m.c.2" } : new[] { "m.c.3" };
+                Assert.That(ids, Is.EqualTo(expected), $"{client}: the sender's own client and an acknowledged entry get nothing, a full inbox stays as it was");
+            }
+        }
+    }
+
+    [Test]
     public async Task A_full_inbox_takes_no_new_entry_and_names_its_client_but_takes_a_repeated_one()
     {
         var (full, roomy) = (new ClientAddress(Id("gus"), "phone"), new ClientAddress(Id("gus"), "laptop"));
