@@ -102,6 +102,15 @@ internal sealed class RedisInboxStore : IInboxStore
             }
 
             batch.Execute();
+            try
+            {
+                await Task.WhenAll(calls).ConfigureAwait(false);
+            }
+            catch (Exception)
+            {
+                // Each call's outcome is looked at below; waiting for all of them first leaves none unobserved.
+            }
+
             var written = new List<RedisKey>(users.Count);
             List<ClientAddress>? full = null;
             for (var m = 0; m < masters.Count; m++)
@@ -115,8 +124,8 @@ internal sealed class RedisInboxStore : IInboxStore
                 catch (RedisServerException ex) when (members.Count > 1 && !ex.Message.StartsWith("OOM", StringComparison.Ordinal))
                 {
                     // The slots moved (MOVED, ASK, a key no longer on that node): the one-user scripts, which the client
-                    // routes and redirects itself. The writes are idempotent, so what the refused call may have done is
-                    // harmless.
+                    // routes and redirects itself. The failed call may have written some users first; the writes are
+                    // idempotent, so writing them again is harmless.
                     reply = await PerUserAsync(users, keys, members, except, entry, maxEntries).ConfigureAwait(false);
                 }
 

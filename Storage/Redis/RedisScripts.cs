@@ -250,7 +250,9 @@ internal static class RedisScripts
     /// <see cref="AddToUserInboxes"/> for several users whose slots one master serves, in one call: KEYS: the first
     /// user's clients hash (it routes the call). ARGV: delivery id, score, inbox TTL s, max entries, the client id to skip,
     /// the clients hash of the user it belongs to ('' for none), the other users' clients hashes... Keys of other slots
-    /// are allowed (the flag) as long as this node serves them; Redis refuses the call otherwise, before it writes.
+    /// are allowed (the flag) as long as this node serves them. Otherwise Redis fails the call: at once when it does not
+    /// serve the first user's slot, or at the first user it does not serve, after writing the users before (every write
+    /// here is idempotent, so writing them again is harmless).
     /// Returns, per user in order, {inboxes written, how many were full, their client ids...}.
     /// </summary>
     public const string AddToUsersInboxes = "#!lua flags=allow-cross-slot-keys\n" + AddUser + """

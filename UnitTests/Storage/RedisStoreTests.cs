@@ -106,6 +106,57 @@ public sealed class RedisStoreTests : StoreContractTests
         }
     }
 
+    [Test]
+    public async Task A_grouped_fan_out_sent_to_a_master_that_does_not_serve_its_users_falls_back_to_one_call_per_user()
+    {
+        var stores = Stores;
+        var services = _providers[0];
+        var real = services.GetRequiredService<StackExchange.Redis.IConnectionMultiplexer>();
+        var users = Enumerable.Range(0, 12).Select(i => TestEnvironment.NewId($"moved{i}")).ToArray();
+        foreach (var user in users)
+        {
+            await stores.Clients.RegisterAsync(new ClientAddress(user, "phone"), 3, DateTimeOffset.UtcNow.AddMinutes(-1), CancellationToken.None);
+        }
+
+        // A map gone stale: every user's slot is taken for the first user's master, so the grouped call reaches a
+        // master that serves only some of them.
+        var misrouted = MisroutingMultiplexer.Create(real, users[0]);
+        var options = Microsoft.Extensions.Options.Options.Create(new RedisStoreOptions { Endpoints = TestEnvironment.RedisEndpoints });
+        var inbox = new RedisInboxStore(misrouted, services.GetRequiredService<RedisRetry>(), services.GetRequiredService<ReplicaAcknowledger>(), options, TimeProvider.System);
+        var full = await inbox.AddToUsersAsync(users, new ClientAddress(users[0], "laptop"), new InboxEntry("m.c.1", DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() * 1000), 10, CancellationToken.None);
+
+        Assert.That(full, Is.Empty);
+        foreach (var user in users)
+        {
+            Assert.That((await stores.Inbox.ReadAsync(new ClientAddress(user, "phone"), 0, 10, CancellationToken.None)).Select(e => e.DeliveryId), Is.EqualTo(new[] { "m.c.1" }), user);
+        }
+    }
+
+    /// <summary>A multiplexer that answers every key's master with one user's master, and forwards everything else.</summary>
+    public class MisroutingMultiplexer : System.Reflection.DispatchProxy
+    {
+        private StackExchange.Redis.IConnectionMultiplexer _real = null!;
+        private StackExchange.Redis.RedisKey _key;
+
+        public static StackExchange.Redis.IConnectionMultiplexer Create(StackExchange.Redis.IConnectionMultiplexer real, string userId)
+        {
+            var proxy = Create<StackExchange.Redis.IConnectionMultiplexer, MisroutingMultiplexer>();
+            var self = (MisroutingMultiplexer)(object)proxy;
+            (self._real, self._key) = (real, RedisKeys.UserClients(userId));
+            return proxy;
+        }
+
+        protected override object? Invoke(System.Reflection.MethodInfo? targetMethod, object?[]? args)
+        {
+            if (targetMethod!.Name == nameof(StackExchange.Redis.IConnectionMultiplexer.GetServer) && args is [StackExchange.Redis.RedisKey, ..])
+            {
+                args[0] = _key;
+            }
+
+            return targetMethod.Invoke(_real, args);
+        }
+    }
+
     [OneTimeTearDown]
     public async Task DisposeConnections()
     {
