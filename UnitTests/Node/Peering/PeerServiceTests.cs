@@ -43,34 +43,25 @@ public sealed class PeerServiceTests(StoreBackend backend)
     [Test]
     public async Task Users_a_batch_names_for_a_resync_are_pushed_what_their_inboxes_hold_and_they_were_not_pushed()
     {
-        await using var fleet = await TestFleet.StartAsync(2, new Dictionary<string, string?> { ["Node:InboxResyncInterval"] = "01:00:00" }, backend);
-        var (sender, receiver) = (fleet.Nodes[0], fleet.Nodes[1]);
-        var (alice, bob) = (fleet.UserOwnedBy(TestFleet.NodeIdOf(sender), "alice"), fleet.UserOwnedBy(TestFleet.NodeIdOf(receiver), "bob"));
-        await using var a = await sender.ConnectAsync(alice, "phone");
-        await using var b = await receiver.ConnectAsync(bob, "phone");
-        var chat = await a.CreateChatAsync([bob]);
+        await using var pair = await ChatAcrossNodesAsync();
+        var (sender, receiver, alice, bob, chat) = (pair.Sender, pair.Receiver, pair.Alice, pair.Bob, pair.Chat);
 
         // A message in bob's inbox whose live push never came, as when the sender's queue for bob's node was full.
-        var stored = await StoreForAsync(receiver, chat.ChatId, alice, bob, "dropped on the way");
+        var stored = await StoreForAsync(receiver, chat, alice, bob, "dropped on the way");
 
         await using var stream = PeerCall.Open(receiver, TestFleet.NodeIdOf(sender));
         await stream.SendResyncAsync([bob], stored.SentAtUs);
-        var pushed = await ChatAssert.ReceiveAsync(b.Messages, 1, "the message whose live push was lost");
+        var pushed = await ChatAssert.ReceiveAsync(pair.BobPhone.Messages, 1, "the message whose live push was lost");
         Assert.That((pushed[0].MessageId, pushed[0].Text), Is.EqualTo((stored.MessageId, "dropped on the way")));
     }
 
     [Test]
     public async Task A_delivery_a_full_queue_dropped_arrives_through_the_resync_the_next_batch_asks_for()
     {
-        // The periodic resync is an hour away: only the request in the batch can bring the dropped message.
-        await using var fleet = await TestFleet.StartAsync(2, new Dictionary<string, string?> { ["Node:InboxResyncInterval"] = "01:00:00" }, backend);
-        var (sender, receiver) = (fleet.Nodes[0], fleet.Nodes[1]);
-        var (alice, bob) = (fleet.UserOwnedBy(TestFleet.NodeIdOf(sender), "alice"), fleet.UserOwnedBy(TestFleet.NodeIdOf(receiver), "bob"));
-        await using var a = await sender.ConnectAsync(alice, "phone");
-        await using var b = await receiver.ConnectAsync(bob, "phone");
-        var chat = await a.CreateChatAsync([bob]);
-        var first = await StoreForAsync(receiver, chat.ChatId, alice, bob, "first");
-        var second = await StoreForAsync(receiver, chat.ChatId, alice, bob, "second");
+        await using var pair = await ChatAcrossNodesAsync();
+        var (sender, receiver, alice, bob, chat) = (pair.Sender, pair.Receiver, pair.Alice, pair.Bob, pair.Chat);
+        var first = await StoreForAsync(receiver, chat, alice, bob, "first");
+        var second = await StoreForAsync(receiver, chat, alice, bob, "second");
 
         // A sending end with room for one delivery, its stream not open yet: the second delivery is dropped.
         var auth = sender.Services.GetRequiredService<PeerAuth>();
@@ -79,16 +70,51 @@ public sealed class PeerServiceTests(StoreBackend backend)
         var client = new PeerClient(self, TestFleet.NodeIdOf(sender), auth, capacity: 1, batchSize: 10, metrics, new RecordingLogger(), TimeProvider.System);
         try
         {
-            Assert.That(client.TryEnqueue(Forward(chat.ChatId, bob, first)), Is.True);
-            Assert.That(client.TryEnqueue(Forward(chat.ChatId, bob, second)), Is.False, "the queue is full");
+            Assert.That(client.TryEnqueue(Forward(chat, bob, first)), Is.True);
+            Assert.That(client.TryEnqueue(Forward(chat, bob, second)), Is.False, "the queue is full");
             client.Start();
 
-            var pushed = await ChatAssert.ReceiveAsync(b.Messages, 2, "the forwarded message, then the dropped one by resync");
+            var pushed = await ChatAssert.ReceiveAsync(pair.BobPhone.Messages, 2, "the forwarded message, then the dropped one by resync");
             Assert.That(pushed.Select(m => m.Text), Is.EqualTo(new[] { "first", "second" }));
         }
         finally
         {
             await client.DisposeAsync();
+        }
+    }
+
+    // Two nodes whose periodic resync is an hour away (only a resync the test causes brings what a push missed), alice
+    // on the first (the sender of forwards), bob on the second, connected, and a chat of theirs.
+    private async Task<ChatPair> ChatAcrossNodesAsync()
+    {
+        var fleet = await TestFleet.StartAsync(2, new Dictionary<string, string?> { ["Node:InboxResyncInterval"] = "01:00:00" }, backend);
+        try
+        {
+            var (sender, receiver) = (fleet.Nodes[0], fleet.Nodes[1]);
+            var (alice, bob) = (fleet.UserOwnedBy(TestFleet.NodeIdOf(sender), "alice"), fleet.UserOwnedBy(TestFleet.NodeIdOf(receiver), "bob"));
+            var a = await sender.ConnectAsync(alice, "phone");
+            var b = await receiver.ConnectAsync(bob, "phone");
+            var chat = await a.CreateChatAsync([bob]);
+            return new ChatPair(fleet, alice, bob, a, b, chat.ChatId);
+        }
+        catch
+        {
+            await fleet.DisposeAsync();
+            throw;
+        }
+    }
+
+    private sealed record ChatPair(TestFleet Fleet, string Alice, string Bob, ChatClient AlicePhone, ChatClient BobPhone, string Chat) : IAsyncDisposable
+    {
+        public TestNode Sender => Fleet.Nodes[0];
+
+        public TestNode Receiver => Fleet.Nodes[1];
+
+        public async ValueTask DisposeAsync()
+        {
+            await BobPhone.DisposeAsync();
+            await AlicePhone.DisposeAsync();
+            await Fleet.DisposeAsync();
         }
     }
 
