@@ -306,14 +306,23 @@ public sealed class DeliveryService
             {
                 if (!connection.IsClosing && !connection.IsReplaying)
                 {
-                    resyncs.Add(ResyncAsync(connection, storedBeforeUs + 1, _options.ReplayPageSize, cancellationToken));
+                    resyncs.Add(TryResyncAsync(connection, storedBeforeUs + 1, cancellationToken));
                 }
             }
         }
 
+        await Task.WhenAll(resyncs).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// <see cref="ResyncAsync"/> a page of <see cref="DeliveryOptions.ReplayPageSize"/> at a time, a failure logged
+    /// rather than thrown: the next resync tries again.
+    /// </summary>
+    internal async Task TryResyncAsync(ClientConnection connection, long storedBeforeUs, CancellationToken cancellationToken)
+    {
         try
         {
-            await Task.WhenAll(resyncs).ConfigureAwait(false);
+            await ResyncAsync(connection, storedBeforeUs, _options.ReplayPageSize, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {

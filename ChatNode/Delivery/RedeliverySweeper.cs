@@ -75,7 +75,7 @@ internal sealed class RedeliverySweeper : ILifecycleParticipant
 
             if (reads is not null)
             {
-                reads.Add(ResyncAsync(connection, storedBeforeUs, cancellationToken));
+                reads.Add(_delivery.TryResyncAsync(connection, storedBeforeUs, cancellationToken));
                 if (reads.Count == ResyncBatch)
                 {
                     await Task.WhenAll(reads).ConfigureAwait(false);
@@ -87,18 +87,6 @@ internal sealed class RedeliverySweeper : ILifecycleParticipant
         if (reads is { Count: > 0 })
         {
             await Task.WhenAll(reads).ConfigureAwait(false);
-        }
-    }
-
-    private async Task ResyncAsync(ClientConnection connection, long storedBeforeUs, CancellationToken cancellationToken)
-    {
-        try
-        {
-            await _delivery.ResyncAsync(connection, storedBeforeUs, _options.ReplayPageSize, cancellationToken).ConfigureAwait(false);
-        }
-        catch (Exception ex) when (ex is not OperationCanceledException)
-        {
-            DeliveryLog.SweepFailed(_logger, ex);
         }
     }
 }
