@@ -96,7 +96,7 @@ public static class Program
             log($"  LOST: message {messageId} never reached {recipient}");
         }
 
-        return RunReport.Build(context, scenario.Name, started, runner.MeasuredSeconds, scenario.Extra, cpu, scenario.Faults);
+        return RunReport.Build(context, scenario.Name, started, runner.MeasuredSeconds, scenario.Extra, cpu, scenario.Faults, window?.Gc);
     }
 
     private static async Task<int> SuiteAsync(int nodes, CancellationToken cancellationToken)
@@ -147,6 +147,11 @@ public static class Program
         foreach (var cpu in report.Cpu)
         {
             table.AddRow(Markup.Escape($"cpu {cpu.Name}[{cpu.Pid}]"), $"{cpu.Seconds:0.00} s, {cpu.MicrosecondsPerDelivery:0.0} us/delivery");
+        }
+
+        if (report.GeneratorGc is { } gc)
+        {
+            table.AddRow("load tool GC pauses (collections gen0/gen1/gen2)", string.Create(CultureInfo.InvariantCulture, $"{gc.PauseMs:0.0} ms ({gc.Gen0} / {gc.Gen1} / {gc.Gen2})"));
         }
 
         AnsiConsole.Write(table);

@@ -38,6 +38,11 @@ public static class HtmlReport
             Row(html, $"CPU {cpu.Name}[{cpu.Pid}]", $"{F(cpu.Seconds)} s, {F(cpu.MicrosecondsPerDelivery)} us per delivery");
         }
 
+        if (report.GeneratorGc is { } gc)
+        {
+            Row(html, "load tool GC pauses (collections gen0 / gen1 / gen2)", string.Create(CultureInfo.InvariantCulture, $"{gc.PauseMs:0.0} ms ({gc.Gen0} / {gc.Gen1} / {gc.Gen2})"));
+        }
+
         html.Append("</table><h2>Latency (ms)</h2><table><tr><th></th><th>count</th><th>p50</th><th>p90</th><th>p99</th><th>p99.9</th><th>max</th></tr>");
         LatencyRow(html, "send to SUCCESS", report.AckLatencyMs);
         LatencyRow(html, "send to delivery", report.DeliveryLatencyMs);

@@ -70,7 +70,8 @@ public sealed record RunReport(
     IReadOnlyList<string> LostSample,
     IReadOnlyList<FaultReport>? Faults = null,
     long Pending = 0,
-    long FailedButDelivered = 0)
+    long FailedButDelivered = 0,
+    GeneratorGc? GeneratorGc = null)
 {
     private static readonly JsonSerializerOptions Json = new() { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.CamelCase, DefaultIgnoreCondition = JsonIgnoreCondition.Never };
 
@@ -79,7 +80,8 @@ public sealed record RunReport(
     public static RunReport FromJson(string json) => JsonSerializer.Deserialize<RunReport>(json, Json) ?? throw new InvalidDataException("not a run report");
 
     public static RunReport Build(
-        LoadContext context, string scenario, DateTimeOffset startedAt, double seconds, IReadOnlyDictionary<string, double> extra, IReadOnlyList<CpuReport> cpu, IReadOnlyList<FaultReport> faults)
+        LoadContext context, string scenario, DateTimeOffset startedAt, double seconds, IReadOnlyDictionary<string, double> extra, IReadOnlyList<CpuReport> cpu, IReadOnlyList<FaultReport> faults,
+        GeneratorGc? generatorGc = null)
     {
         var stats = context.Stats;
         var options = context.Options;
@@ -122,6 +124,7 @@ public sealed record RunReport(
                 .Concat(stats.Completeness.FailedButDelivered().Take(50).Select(f => $"send {f.ClientMessageId} reported failed, delivered to {f.Recipient}"))],
             faults,
             context.PendingSends,
-            stats.Completeness.FailedButDelivered().Count);
+            stats.Completeness.FailedButDelivered().Count,
+            generatorGc);
     }
 }
