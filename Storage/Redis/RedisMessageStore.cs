@@ -11,6 +11,11 @@ internal sealed class RedisMessageStore : IMessageStore
     private readonly ReplicaAcknowledger _replicas;
     private readonly RedisStoreOptions _options;
 
+    // A batch takes the Redis client's write lock once per command it holds. Replays read a page of up to
+    // Node:ReplayPageSize messages at once for every reconnecting client, so their batches interleave and contend on
+    // that lock per command; one page's batch written at a time contends once per page instead.
+    private readonly Lock _readBatchGate = new();
+
     public RedisMessageStore(IConnectionMultiplexer connection, RedisRetry retry, ReplicaAcknowledger replicas, IOptions<RedisStoreOptions> options)
     {
         _connection = connection;
@@ -86,7 +91,11 @@ internal sealed class RedisMessageStore : IMessageStore
         {
             var batch = Db.CreateBatch();
             var reads = keys.Select(k => batch.HashGetAsync(RedisKeys.Message(k.ChatId, k.Seq), Fields)).ToArray();
-            batch.Execute();
+            lock (_readBatchGate)
+            {
+                batch.Execute();
+            }
+
             await Task.WhenAll(reads).ConfigureAwait(false);
             var messages = new StoredMessage?[keys.Count];
             for (var i = 0; i < keys.Count; i++)
