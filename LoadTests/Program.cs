@@ -151,7 +151,7 @@ public static class Program
 
         if (report.GeneratorGc is { } gc)
         {
-            table.AddRow("load tool GC pauses (collections gen0/gen1/gen2)", string.Create(CultureInfo.InvariantCulture, $"{gc.PauseMs:0.0} ms ({gc.Gen0} / {gc.Gen1} / {gc.Gen2})"));
+            table.AddRow(GeneratorGc.Label, gc.Describe());
         }
 
         AnsiConsole.Write(table);

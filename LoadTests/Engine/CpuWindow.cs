@@ -1,3 +1,5 @@
+using System.Globalization;
+
 namespace ChatNode.LoadTests.Engine;
 
 /// <summary>
@@ -45,6 +47,9 @@ public sealed class CpuWindow
 /// <summary>Garbage collections of the load tool's process by generation, and the total time they paused it.</summary>
 public sealed record GeneratorGc(double PauseMs, int Gen0, int Gen1, int Gen2)
 {
+    /// <summary>The reports' row name for <see cref="Describe"/>.</summary>
+    public const string Label = "load tool GC pauses (collections gen0 / gen1 / gen2)";
+
     public static GeneratorGc Now() =>
         new(GC.GetTotalPauseDuration().TotalMilliseconds, GC.CollectionCount(0), GC.CollectionCount(1), GC.CollectionCount(2));
 
@@ -54,4 +59,7 @@ public sealed record GeneratorGc(double PauseMs, int Gen0, int Gen1, int Gen2)
         var (gen0, gen1, gen2) = (end.Gen0 - start.Gen0, end.Gen1 - start.Gen1, end.Gen2 - start.Gen2);
         return new GeneratorGc(end.PauseMs - start.PauseMs, gen0 - gen1, gen1 - gen2, gen2);
     }
+
+    /// <summary>The pause and the collections as the console and HTML reports show them.</summary>
+    public string Describe() => string.Create(CultureInfo.InvariantCulture, $"{PauseMs:0.0} ms ({Gen0} / {Gen1} / {Gen2})");
 }

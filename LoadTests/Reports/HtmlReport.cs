@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Net;
 using System.Text;
+using ChatNode.LoadTests.Engine;
 
 namespace ChatNode.LoadTests.Reports;
 
@@ -40,7 +41,7 @@ public static class HtmlReport
 
         if (report.GeneratorGc is { } gc)
         {
-            Row(html, "load tool GC pauses (collections gen0 / gen1 / gen2)", string.Create(CultureInfo.InvariantCulture, $"{gc.PauseMs:0.0} ms ({gc.Gen0} / {gc.Gen1} / {gc.Gen2})"));
+            Row(html, GeneratorGc.Label, gc.Describe());
         }
 
         html.Append("</table><h2>Latency (ms)</h2><table><tr><th></th><th>count</th><th>p50</th><th>p90</th><th>p99</th><th>p99.9</th><th>max</th></tr>");
